@@ -1,0 +1,219 @@
+package optim
+
+import (
+	"math"
+
+	"github.com/pkg/errors"
+)
+
+// Slot names of Adam's state in State.Slots.
+const (
+	// SlotM is the name of Adam's first-moment (mean) slot.
+	SlotM = "m"
+	// SlotV is the name of Adam's second-moment (uncentred variance) slot.
+	SlotV = "v"
+)
+
+// Adam defaults, used when the corresponding AdamConfig field is zero.
+const (
+	// DefaultBeta1 is the default first-moment decay rate.
+	DefaultBeta1 = 0.9
+	// DefaultBeta2 is the default second-moment decay rate.
+	DefaultBeta2 = 0.999
+	// DefaultEps is the default denominator term.
+	DefaultEps = 1e-8
+)
+
+// AdamConfig configures Adam and AdamW. LR is required; a zero Beta1, Beta2
+// or Eps means DefaultBeta1, DefaultBeta2 or DefaultEps (so a beta of
+// exactly 0 cannot be asked for); any other zero disables its feature. In
+// particular a zero WeightDecay means no weight decay, for AdamW too (unlike
+// torch.optim.AdamW, whose default is 0.01).
+type AdamConfig struct {
+	// LR is the base learning rate; it must be > 0 and finite.
+	LR float64
+	// Beta1 is the first-moment decay rate, in [0, 1).
+	Beta1 float64
+	// Beta2 is the second-moment decay rate, in [0, 1).
+	Beta2 float64
+	// Eps is added to the denominator, > 0.
+	Eps float64
+	// WeightDecay is the weight-decay factor, >= 0: coupled L2 (added to
+	// the gradient) unless Decoupled. Params with NoDecay are exempt.
+	WeightDecay float64
+	// ClipNorm, when > 0, rescales the gradients of all params of a step so
+	// that their global L2 norm is at most ClipNorm.
+	ClipNorm float64
+	// ClipValue, when > 0, clamps every gradient entry to
+	// [-ClipValue, ClipValue]. It is applied before ClipNorm.
+	ClipValue float64
+	// Decoupled selects AdamW's decoupled weight decay. NewAdam and NewAdamW
+	// set it themselves, ignoring the caller's value.
+	Decoupled bool
+	// Schedule scales LR per step; nil means Constant().
+	Schedule Schedule
+}
+
+// Adam is the Adam optimizer (torch.optim.Adam) or, when built by NewAdamW,
+// AdamW (torch.optim.AdamW). At step t = Steps()+1, for each unmasked entry:
+//
+//	g  = clip(grad) (+ wd*w for Adam)
+//	w *= 1 - lr*wd                              (AdamW only)
+//	m  = β1*m + (1-β1)*g
+//	v  = β2*v + (1-β2)*g²
+//	w -= lr/(1-β1^t) * m / (sqrt(v)/sqrt(1-β2^t) + eps)
+//
+// which is lr*m̂/(sqrt(v̂)+eps) with the bias-corrected moments m̂, v̂. It keeps
+// two slots per parameter, SlotM and SlotV. The bias correction uses the
+// optimizer's step counter, shared by all parameters; a parameter first seen
+// after the first step, or whose slots were reset by ResetAt, starts from
+// zero moments with that shared t (PyTorch would count its steps
+// separately). Adam is not safe for concurrent use.
+type Adam struct {
+	c            core
+	beta1, beta2 float64
+	eps          float64
+	wd           float64
+	decoupled    bool
+}
+
+var _ Optimizer = (*Adam)(nil)
+
+// NewAdam returns an Adam optimizer with coupled L2 weight decay
+// (g += WeightDecay*w, like torch.optim.Adam), or an error naming the first
+// invalid field of cfg. cfg.Decoupled is ignored.
+func NewAdam(cfg AdamConfig) (*Adam, error) {
+	cfg.Decoupled = false
+	return newAdam("Adam", cfg)
+}
+
+// NewAdamW returns an AdamW optimizer with decoupled weight decay
+// (w -= LR*WeightDecay*w before the Adam update, like torch.optim.AdamW), or
+// an error naming the first invalid field of cfg. A zero WeightDecay means no
+// decay. cfg.Decoupled is ignored.
+func NewAdamW(cfg AdamConfig) (*Adam, error) {
+	cfg.Decoupled = true
+	return newAdam("AdamW", cfg)
+}
+
+func newAdam(kind string, cfg AdamConfig) (*Adam, error) {
+	if cfg.Beta1 == 0 {
+		cfg.Beta1 = DefaultBeta1
+	}
+	if cfg.Beta2 == 0 {
+		cfg.Beta2 = DefaultBeta2
+	}
+	if cfg.Eps == 0 {
+		cfg.Eps = DefaultEps
+	}
+	if err := checkUnit(kind, "Beta1", cfg.Beta1); err != nil {
+		return nil, err
+	}
+	if err := checkUnit(kind, "Beta2", cfg.Beta2); err != nil {
+		return nil, err
+	}
+	if !(cfg.Eps > 0) || math.IsInf(cfg.Eps, 0) {
+		return nil, errors.Errorf("optim: %s: Eps must be > 0 and finite, got %v", kind, cfg.Eps)
+	}
+	if err := checkNonNeg(kind, "WeightDecay", cfg.WeightDecay); err != nil {
+		return nil, err
+	}
+	c, err := newCore(kind, cfg.LR, cfg.ClipNorm, cfg.ClipValue, cfg.Schedule, SlotM, SlotV)
+	if err != nil {
+		return nil, err
+	}
+	return &Adam{
+		c:         c,
+		beta1:     cfg.Beta1,
+		beta2:     cfg.Beta2,
+		eps:       cfg.Eps,
+		wd:        cfg.WeightDecay,
+		decoupled: cfg.Decoupled,
+	}, nil
+}
+
+// Step applies one Adam update to every parameter and advances the step
+// counter. On error (mismatched lengths, a name given twice, an invalid
+// learning rate) no Value is modified and the counter does not move.
+func (o *Adam) Step(params []Param) error {
+	lr, scale, err := o.c.begin(params)
+	if err != nil {
+		return err
+	}
+	t := float64(o.c.steps + 1)
+	bc1 := 1 - math.Pow(o.beta1, t)
+	bc2 := 1 - math.Pow(o.beta2, t)
+	stepSize := float32(lr / bc1)
+	sqrtBc2 := float32(math.Sqrt(bc2))
+	b1, b2 := float32(o.beta1), float32(o.beta2)
+	omb1, omb2 := float32(1-o.beta1), float32(1-o.beta2)
+	eps := float32(o.eps)
+	cv := float32(o.c.clipValue)
+	for pi := range params {
+		p := &params[pi]
+		var l2 float32   // coupled decay, added to the gradient
+		var keep float32 // decoupled decay, multiplies the weight
+		keep = 1
+		if !p.NoDecay && o.wd > 0 {
+			if o.decoupled {
+				keep = float32(1 - lr*o.wd)
+			} else {
+				l2 = float32(o.wd)
+			}
+		}
+		w := p.Value
+		grad, mask := p.Grad[:len(w)], p.Mask
+		st := o.c.cur[pi]
+		m, v := st.slots[0][:len(w)], st.slots[1][:len(w)]
+		if mask != nil {
+			mask = mask[:len(w)]
+		}
+		for i := range w {
+			if mask != nil && mask[i] == 0 {
+				w[i], m[i], v[i] = 0, 0, 0
+				continue
+			}
+			g := grad[i]
+			if cv > 0 {
+				g = clip(g, cv)
+			}
+			wi := w[i]
+			g = g*scale + l2*wi
+			wi *= keep
+			mi := b1*m[i] + omb1*g
+			vi := b2*v[i] + omb2*g*g
+			m[i], v[i] = mi, vi
+			denom := float32(math.Sqrt(float64(vi)))/sqrtBc2 + eps
+			w[i] = wi - stepSize*mi/denom
+		}
+	}
+	o.c.end()
+	return nil
+}
+
+// LR returns the learning rate the next Step will use: the base learning
+// rate times the schedule's factor at Steps().
+func (o *Adam) LR() float64 { return o.c.lr() }
+
+// SetBaseLR changes the base learning rate that the schedule scales. A value
+// that is not > 0 and finite makes the next Step fail.
+func (o *Adam) SetBaseLR(lr float64) { o.c.baseLR = lr }
+
+// Steps returns how many steps have been taken.
+func (o *Adam) Steps() int { return o.c.steps }
+
+// State returns a deep copy of the optimizer state: for every parameter
+// seen, its SlotM and SlotV slots.
+func (o *Adam) State() State { return o.c.state() }
+
+// SetState replaces the optimizer state with a deep copy of s. It fails,
+// changing nothing, if s.Step < 0, s.BaseLR is not > 0, a slot name is not
+// SlotM or SlotV, a slot is missing, or a slot's length differs from the
+// parameter's known length (or from its sibling slot). Parameters absent
+// from s are forgotten and start from zero state when next seen.
+func (o *Adam) SetState(s State) error { return o.c.setState(s) }
+
+// ResetAt zeroes both moments of the named parameter at the given flat
+// indices. It fails, changing nothing, for a parameter never seen or an index
+// out of range.
+func (o *Adam) ResetAt(name string, indices []int) error { return o.c.resetAt(name, indices) }

@@ -1,0 +1,292 @@
+package optim
+
+import (
+	"math"
+	"sort"
+
+	"github.com/pkg/errors"
+)
+
+// paramState is what an optimizer keeps for one parameter.
+type paramState struct {
+	// n is the parameter's length, fixed on first sight; -1 when unknown
+	// (installed by SetState for an optimizer without slots).
+	n int
+	// slots holds one []float32 of length n per slot name, in the order of
+	// core.slotNames.
+	slots [][]float32
+	// visit is the core.visits value of the last Step call that saw the
+	// parameter; it detects a name given twice in one call.
+	visit uint64
+}
+
+// core holds what every optimizer shares: learning rate and schedule, step
+// counter, clipping settings and the per-parameter state slots.
+// It is not safe for concurrent use.
+type core struct {
+	kind      string // optimizer name for error messages
+	baseLR    float64
+	sched     Schedule
+	steps     int
+	clipNorm  float64
+	clipValue float64
+	slotNames []string
+	params    map[string]*paramState
+	visits    uint64
+	// cur holds the states of the parameters of the running Step call,
+	// parallel to its params; reused across calls so steady-state steps do
+	// not allocate.
+	cur []*paramState
+}
+
+func newCore(kind string, lr, clipNorm, clipValue float64, sched Schedule, slotNames ...string) (core, error) {
+	if !(lr > 0) || math.IsInf(lr, 0) {
+		return core{}, errors.Errorf("optim: %s: LR must be > 0 and finite, got %v", kind, lr)
+	}
+	if err := checkNonNeg(kind, "ClipNorm", clipNorm); err != nil {
+		return core{}, err
+	}
+	if err := checkNonNeg(kind, "ClipValue", clipValue); err != nil {
+		return core{}, err
+	}
+	if sched == nil {
+		sched = Constant()
+	}
+	return core{
+		kind:      kind,
+		baseLR:    lr,
+		sched:     sched,
+		clipNorm:  clipNorm,
+		clipValue: clipValue,
+		slotNames: slotNames,
+		params:    map[string]*paramState{},
+	}, nil
+}
+
+// checkNonNeg reports an error unless v is finite and >= 0.
+func checkNonNeg(kind, name string, v float64) error {
+	if !(v >= 0) || math.IsInf(v, 0) {
+		return errors.Errorf("optim: %s: %s must be >= 0 and finite, got %v", kind, name, v)
+	}
+	return nil
+}
+
+// checkUnit reports an error unless v is in [0, 1).
+func checkUnit(kind, name string, v float64) error {
+	if !(v >= 0 && v < 1) {
+		return errors.Errorf("optim: %s: %s must be in [0, 1), got %v", kind, name, v)
+	}
+	return nil
+}
+
+func (c *core) lr() float64 { return c.baseLR * c.sched.Factor(c.steps) }
+
+// begin validates params and prepares a step: it returns the learning rate
+// of this step and the factor by which gradients are scaled for ClipNorm,
+// and leaves in c.cur the state of each parameter, allocating slots for names
+// seen for the first time. When it returns an error no Value has been
+// touched.
+func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
+	if !(c.baseLR > 0) || math.IsInf(c.baseLR, 0) {
+		return 0, 0, errors.Errorf("optim: %s: base LR must be > 0 and finite, got %v", c.kind, c.baseLR)
+	}
+	lr = c.lr()
+	if !(lr >= 0) || math.IsInf(lr, 0) {
+		return 0, 0, errors.Errorf("optim: %s: LR at step %d must be >= 0 and finite, got %v (base %v)",
+			c.kind, c.steps, lr, c.baseLR)
+	}
+	for i := range params {
+		p := &params[i]
+		if len(p.Grad) != len(p.Value) {
+			return 0, 0, errors.Errorf("optim: %s: parameter %q: len(Grad) = %d, want len(Value) = %d",
+				c.kind, p.Name, len(p.Grad), len(p.Value))
+		}
+		if p.Mask != nil && len(p.Mask) != len(p.Value) {
+			return 0, 0, errors.Errorf("optim: %s: parameter %q: len(Mask) = %d, want len(Value) = %d",
+				c.kind, p.Name, len(p.Mask), len(p.Value))
+		}
+		if st, ok := c.params[p.Name]; ok && st.n >= 0 && st.n != len(p.Value) {
+			return 0, 0, errors.Errorf("optim: %s: parameter %q: len(Value) = %d, but its optimizer state has length %d",
+				c.kind, p.Name, len(p.Value), st.n)
+		}
+	}
+	c.visits++
+	c.cur = c.cur[:0]
+	for i := range params {
+		p := &params[i]
+		st, ok := c.params[p.Name]
+		if !ok {
+			st = c.newState(len(p.Value))
+			c.params[p.Name] = st
+		} else if st.visit == c.visits {
+			c.cur = c.cur[:0]
+			return 0, 0, errors.Errorf("optim: %s: parameter %q given more than once", c.kind, p.Name)
+		} else if st.n < 0 {
+			st.n = len(p.Value) // installed by SetState without slots
+		}
+		st.visit = c.visits
+		c.cur = append(c.cur, st)
+	}
+	scale = 1
+	if c.clipNorm > 0 {
+		scale = float32(c.normScale(params))
+	}
+	return lr, scale, nil
+}
+
+func (c *core) newState(n int) *paramState {
+	st := &paramState{n: n, slots: make([][]float32, len(c.slotNames))}
+	for k := range st.slots {
+		st.slots[k] = make([]float32, n)
+	}
+	return st
+}
+
+// end finishes a successful step.
+func (c *core) end() {
+	for i := range c.cur {
+		c.cur[i] = nil
+	}
+	c.cur = c.cur[:0]
+	c.steps++
+}
+
+// clip applies ClipValue to one gradient entry.
+func clip(g, cv float32) float32 {
+	if g > cv {
+		return cv
+	}
+	if g < -cv {
+		return -cv
+	}
+	return g
+}
+
+// normScale returns the factor that brings the global L2 norm of the
+// (value-clipped) gradients of the unmasked entries down to ClipNorm, as
+// torch.nn.utils.clip_grad_norm_ does: min(1, ClipNorm/(norm+1e-6)).
+func (c *core) normScale(params []Param) float64 {
+	cv := float32(c.clipValue)
+	var sum float64
+	for i := range params {
+		p := &params[i]
+		for j, g := range p.Grad {
+			if p.Mask != nil && p.Mask[j] == 0 {
+				continue
+			}
+			if cv > 0 {
+				g = clip(g, cv)
+			}
+			sum += float64(g) * float64(g)
+		}
+	}
+	s := c.clipNorm / (math.Sqrt(sum) + 1e-6)
+	if s > 1 || math.IsNaN(s) {
+		// A NaN norm is left to propagate through the gradients themselves.
+		return 1
+	}
+	return s
+}
+
+func (c *core) state() State {
+	s := State{Step: c.steps, BaseLR: c.baseLR, Slots: make(map[string]map[string][]float32, len(c.params))}
+	for name, st := range c.params {
+		m := make(map[string][]float32, len(c.slotNames))
+		for k, sn := range c.slotNames {
+			m[sn] = append([]float32(nil), st.slots[k]...)
+		}
+		s.Slots[name] = m
+	}
+	return s
+}
+
+func (c *core) setState(s State) error {
+	if s.Step < 0 {
+		return errors.Errorf("optim: %s: SetState: Step must be >= 0, got %d", c.kind, s.Step)
+	}
+	if !(s.BaseLR > 0) || math.IsInf(s.BaseLR, 0) {
+		return errors.Errorf("optim: %s: SetState: BaseLR must be > 0 and finite, got %v", c.kind, s.BaseLR)
+	}
+	// Validate everything before changing anything. Names are visited in
+	// sorted order so that the error reported is deterministic.
+	names := make([]string, 0, len(s.Slots))
+	for name := range s.Slots {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		slots := s.Slots[name]
+		for sn := range slots {
+			if c.slotIndex(sn) < 0 {
+				return errors.Errorf("optim: %s: SetState: parameter %q: unknown slot %q (want %v)",
+					c.kind, name, sn, c.slotNames)
+			}
+		}
+		n := -1
+		if st, ok := c.params[name]; ok {
+			n = st.n
+		}
+		for _, sn := range c.slotNames {
+			v, ok := slots[sn]
+			if !ok {
+				return errors.Errorf("optim: %s: SetState: parameter %q: missing slot %q", c.kind, name, sn)
+			}
+			if n < 0 {
+				n = len(v)
+			}
+			if len(v) != n {
+				return errors.Errorf("optim: %s: SetState: parameter %q: slot %q has length %d, want %d",
+					c.kind, name, sn, len(v), n)
+			}
+		}
+	}
+	params := make(map[string]*paramState, len(names))
+	for _, name := range names {
+		if len(c.slotNames) == 0 {
+			// Nothing to restore; the length is learnt on next sight.
+			params[name] = &paramState{n: -1}
+			continue
+		}
+		slots := s.Slots[name]
+		st := &paramState{n: len(slots[c.slotNames[0]]), slots: make([][]float32, len(c.slotNames))}
+		for k, sn := range c.slotNames {
+			st.slots[k] = append(make([]float32, 0, st.n), slots[sn]...)
+		}
+		params[name] = st
+	}
+	c.params = params
+	c.steps = s.Step
+	c.baseLR = s.BaseLR
+	return nil
+}
+
+func (c *core) slotIndex(name string) int {
+	for k, sn := range c.slotNames {
+		if sn == name {
+			return k
+		}
+	}
+	return -1
+}
+
+func (c *core) resetAt(name string, indices []int) error {
+	st, ok := c.params[name]
+	if !ok {
+		return errors.Errorf("optim: %s: ResetAt: unknown parameter %q", c.kind, name)
+	}
+	for _, i := range indices {
+		if i < 0 {
+			return errors.Errorf("optim: %s: ResetAt: parameter %q: negative index %d", c.kind, name, i)
+		}
+		if st.n >= 0 && i >= st.n {
+			return errors.Errorf("optim: %s: ResetAt: parameter %q: index %d out of range [0, %d)",
+				c.kind, name, i, st.n)
+		}
+	}
+	for _, s := range st.slots {
+		for _, i := range indices {
+			s[i] = 0
+		}
+	}
+	return nil
+}

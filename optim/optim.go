@@ -1,0 +1,71 @@
+// Package optim provides g2g's optimizers: SGD (with momentum and Nesterov),
+// Adam and AdamW, with weight decay, gradient clipping and learning-rate
+// schedules.
+//
+// Unlike gorgonia's solvers, every optimizer here keeps its per-parameter
+// state (moments) in the open: it can be read, saved, restored and reset at
+// chosen positions, which dynamic sparse training needs when it rewires an
+// edge. Every optimizer is mask-aware: entries whose mask is zero are skipped
+// and are exactly zero after every step.
+//
+// An optimizer works on plain float32 slices (see Param), so it does not
+// depend on gorgonia and can be driven by any training loop:
+//
+//	opt, err := optim.NewAdam(optim.AdamConfig{LR: 1e-3})
+//	if err != nil { ... }
+//	for step := 0; step < n; step++ {
+//		// ... compute gradients into p.Grad ...
+//		if err := opt.Step(params); err != nil { ... }
+//	}
+package optim
+
+// Param is one learnable tensor as an optimizer sees it: its live values, its
+// gradient and an optional connectivity mask, all flat and of equal length.
+type Param struct {
+	// Name identifies the parameter; the optimizer keys its state by it, so
+	// it must be unique and stable across steps.
+	Name string
+	// Value holds the live weights; Step updates them in place.
+	Value []float32
+	// Grad holds dLoss/dValue for the current step. Step reads it and does
+	// not modify it; clearing it between steps is the caller's job.
+	Grad []float32
+	// Mask, when non-nil, holds 0 or 1 per entry. Entries with mask 0 are
+	// not updated, their optimizer state is kept at zero and their value is
+	// set to exactly 0 after every step.
+	Mask []float32
+	// NoDecay excludes the parameter from weight decay (biases, norms).
+	NoDecay bool
+}
+
+// Optimizer updates parameters from their gradients.
+type Optimizer interface {
+	// Step applies one update to every parameter, using the learning rate
+	// of the current step, and then advances the step counter.
+	Step(params []Param) error
+	// LR returns the learning rate the next Step will use.
+	LR() float64
+	// SetBaseLR changes the base learning rate that the schedule scales.
+	SetBaseLR(lr float64)
+	// Steps returns how many steps have been taken.
+	Steps() int
+	// State returns a deep copy of the optimizer state.
+	State() State
+	// SetState restores state saved by State; it checks names and lengths
+	// against what the optimizer already tracks, if anything.
+	SetState(s State) error
+	// ResetAt zeroes every state slot of the named parameter at the given
+	// flat indices (for example after an edge is pruned or regrown).
+	ResetAt(name string, indices []int) error
+}
+
+// State is the full, exported state of an optimizer.
+type State struct {
+	// Step is the number of steps taken.
+	Step int
+	// BaseLR is the base learning rate.
+	BaseLR float64
+	// Slots maps parameter name -> slot name (for example "m", "v",
+	// "momentum") -> per-entry values, flat, of the parameter's length.
+	Slots map[string]map[string][]float32
+}

@@ -1,0 +1,156 @@
+package optim
+
+import "github.com/pkg/errors"
+
+// SlotMomentum is the name of SGD's momentum-buffer slot in State.Slots.
+const SlotMomentum = "momentum"
+
+// SGDConfig configures stochastic gradient descent. Zero values disable the
+// corresponding feature, except LR, which is required.
+type SGDConfig struct {
+	// LR is the base learning rate; it must be > 0 and finite.
+	LR float64
+	// Momentum is the momentum factor, in [0, 1); 0 disables momentum, and
+	// then SGD keeps no state slot.
+	Momentum float64
+	// Nesterov enables Nesterov momentum; it requires Momentum > 0.
+	Nesterov bool
+	// WeightDecay is the coupled L2 penalty (added to the gradient as
+	// WeightDecay*w), >= 0. Params with NoDecay are exempt.
+	WeightDecay float64
+	// ClipNorm, when > 0, rescales the gradients of all params of a step so
+	// that their global L2 norm is at most ClipNorm.
+	ClipNorm float64
+	// ClipValue, when > 0, clamps every gradient entry to
+	// [-ClipValue, ClipValue]. It is applied before ClipNorm.
+	ClipValue float64
+	// Schedule scales LR per step; nil means Constant().
+	Schedule Schedule
+}
+
+// SGD is stochastic gradient descent with optional (Nesterov) momentum and
+// coupled weight decay, with the semantics of torch.optim.SGD (no
+// dampening):
+//
+//	g   = clip(grad) + wd*w
+//	buf = momentum*buf + g          (buf starts at zero, so the first step sets buf = g)
+//	u   = g + momentum*buf          (Nesterov) or u = buf (otherwise; u = g without momentum)
+//	w  -= lr*u
+//
+// With momentum it keeps one slot per parameter, SlotMomentum. SGD is not
+// safe for concurrent use.
+type SGD struct {
+	c        core
+	momentum float64
+	nesterov bool
+	wd       float64
+}
+
+var _ Optimizer = (*SGD)(nil)
+
+// NewSGD returns an SGD optimizer, or an error naming the first invalid
+// field of cfg.
+func NewSGD(cfg SGDConfig) (*SGD, error) {
+	const kind = "SGD"
+	if err := checkUnit(kind, "Momentum", cfg.Momentum); err != nil {
+		return nil, err
+	}
+	if cfg.Nesterov && cfg.Momentum == 0 {
+		return nil, errors.Errorf("optim: %s: Nesterov requires Momentum > 0", kind)
+	}
+	if err := checkNonNeg(kind, "WeightDecay", cfg.WeightDecay); err != nil {
+		return nil, err
+	}
+	var slots []string
+	if cfg.Momentum > 0 {
+		slots = []string{SlotMomentum}
+	}
+	c, err := newCore(kind, cfg.LR, cfg.ClipNorm, cfg.ClipValue, cfg.Schedule, slots...)
+	if err != nil {
+		return nil, err
+	}
+	return &SGD{c: c, momentum: cfg.Momentum, nesterov: cfg.Nesterov, wd: cfg.WeightDecay}, nil
+}
+
+// Step applies one SGD update to every parameter and advances the step
+// counter. On error (mismatched lengths, a name given twice, an invalid
+// learning rate) no Value is modified and the counter does not move.
+func (o *SGD) Step(params []Param) error {
+	lr, scale, err := o.c.begin(params)
+	if err != nil {
+		return err
+	}
+	lr32 := float32(lr)
+	mom := float32(o.momentum)
+	cv := float32(o.c.clipValue)
+	hasMom := o.momentum > 0
+	for pi := range params {
+		p := &params[pi]
+		wd := float32(o.wd)
+		if p.NoDecay {
+			wd = 0
+		}
+		w, grad, mask := p.Value, p.Grad, p.Mask
+		var buf []float32
+		if hasMom {
+			buf = o.c.cur[pi].slots[0][:len(w)]
+		}
+		grad = grad[:len(w)]
+		if mask != nil {
+			mask = mask[:len(w)]
+		}
+		for i := range w {
+			if mask != nil && mask[i] == 0 {
+				w[i] = 0
+				if hasMom {
+					buf[i] = 0
+				}
+				continue
+			}
+			g := grad[i]
+			if cv > 0 {
+				g = clip(g, cv)
+			}
+			g = g*scale + wd*w[i]
+			if hasMom {
+				b := mom*buf[i] + g
+				buf[i] = b
+				if o.nesterov {
+					g += mom * b
+				} else {
+					g = b
+				}
+			}
+			w[i] -= lr32 * g
+		}
+	}
+	o.c.end()
+	return nil
+}
+
+// LR returns the learning rate the next Step will use: the base learning
+// rate times the schedule's factor at Steps().
+func (o *SGD) LR() float64 { return o.c.lr() }
+
+// SetBaseLR changes the base learning rate that the schedule scales. A value
+// that is not > 0 and finite makes the next Step fail.
+func (o *SGD) SetBaseLR(lr float64) { o.c.baseLR = lr }
+
+// Steps returns how many steps have been taken.
+func (o *SGD) Steps() int { return o.c.steps }
+
+// State returns a deep copy of the optimizer state. Without momentum every
+// parameter seen maps to an empty slot map.
+func (o *SGD) State() State { return o.c.state() }
+
+// SetState replaces the optimizer state with a deep copy of s. It fails,
+// changing nothing, if s.Step < 0, s.BaseLR is not > 0, a slot name is not
+// this optimizer's, a slot is missing, or a slot's length differs from the
+// parameter's known length (or from its sibling slots). Parameters absent
+// from s are forgotten and start from zero state when next seen.
+func (o *SGD) SetState(s State) error { return o.c.setState(s) }
+
+// ResetAt zeroes every state slot of the named parameter at the given flat
+// indices. It fails, changing nothing, for a parameter never seen or an index
+// out of range.
+func (o *SGD) ResetAt(name string, indices []int) error { return o.c.resetAt(name, indices) }
