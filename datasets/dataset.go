@@ -1,0 +1,148 @@
+package datasets
+
+import (
+	"math"
+	"math/rand"
+	"sort"
+
+	"github.com/pkg/errors"
+)
+
+// Dataset holds N samples decoded once into one contiguous float32 buffer.
+type Dataset struct {
+	// Name identifies the set in logs and errors, e.g. "fashion-mnist/train".
+	Name string
+	// X holds N*SampleSize values; sample i is X[i*SampleSize:(i+1)*SampleSize].
+	X []float32
+	// Y holds the N labels, each in [0, Classes).
+	Y []int
+	// Shape is the per-sample shape, e.g. {28, 28} or {3, 32, 32}; its
+	// product is SampleSize.
+	Shape []int
+	// Classes is the number of label values.
+	Classes int
+	// ClassNames names each label value; it may be nil.
+	ClassNames []string
+}
+
+// Len returns the number of samples, N.
+func (d *Dataset) Len() int { return len(d.Y) }
+
+// SampleSize returns the number of float32 values per sample: the product of
+// Shape (1 for an empty Shape, i.e. scalar samples).
+func (d *Dataset) SampleSize() int {
+	n := 1
+	for _, s := range d.Shape {
+		n *= s
+	}
+	return n
+}
+
+// Validate checks that the fields are consistent: positive shape and class
+// count, len(X) == Len()*SampleSize(), every label in [0, Classes), and
+// ClassNames either nil or one per class.
+func (d *Dataset) Validate() error {
+	if d == nil {
+		return errors.New("dataset is nil")
+	}
+	name := d.Name
+	if name == "" {
+		name = "(unnamed)"
+	}
+	if d.Classes < 1 {
+		return errors.Errorf("dataset %s: Classes must be >= 1, found %d", name, d.Classes)
+	}
+	size := 1
+	for i, s := range d.Shape {
+		if s < 1 {
+			return errors.Errorf("dataset %s: Shape[%d] must be >= 1, found %d (shape %v)", name, i, s, d.Shape)
+		}
+		if size > math.MaxInt/s {
+			return errors.Errorf("dataset %s: shape %v overflows int", name, d.Shape)
+		}
+		size *= s
+	}
+	n := len(d.Y)
+	if n != 0 && size > math.MaxInt/n {
+		return errors.Errorf("dataset %s: %d samples of shape %v overflow int", name, n, d.Shape)
+	}
+	if len(d.X) != n*size {
+		return errors.Errorf("dataset %s: len(X) = %d, expected %d labels * sample size %d = %d",
+			name, len(d.X), n, size, n*size)
+	}
+	for i, y := range d.Y {
+		if y < 0 || y >= d.Classes {
+			return errors.Errorf("dataset %s: label %d of sample %d out of range: expected 0 <= label < %d classes",
+				name, y, i, d.Classes)
+		}
+	}
+	if d.ClassNames != nil && len(d.ClassNames) != d.Classes {
+		return errors.Errorf("dataset %s: %d ClassNames for %d classes", name, len(d.ClassNames), d.Classes)
+	}
+	return nil
+}
+
+// Subset returns a new Dataset holding copies of the samples at idx, in that
+// order (an index may repeat). Name, Shape, Classes and ClassNames are
+// copied. It panics if an index is out of range, like slice indexing.
+func (d *Dataset) Subset(idx []int) *Dataset {
+	ss := d.SampleSize()
+	out := &Dataset{
+		Name:    d.Name,
+		X:       make([]float32, len(idx)*ss),
+		Y:       make([]int, len(idx)),
+		Shape:   append([]int(nil), d.Shape...),
+		Classes: d.Classes,
+	}
+	if d.ClassNames != nil {
+		out.ClassNames = append([]string(nil), d.ClassNames...)
+	}
+	for j, i := range idx {
+		out.Y[j] = d.Y[i]
+		copy(out.X[j*ss:(j+1)*ss], d.X[i*ss:(i+1)*ss])
+	}
+	return out
+}
+
+// Split partitions d at random into a training and a validation set. The
+// validation set gets round(valFraction*Len()) samples; valFraction must be
+// in (0, 1) and both parts must end up non-empty. The partition depends only
+// on seed and Len(); within each part the samples keep their original order.
+// The parts are copies, named Name+"/train" and Name+"/val".
+func (d *Dataset) Split(valFraction float64, seed int64) (train, val *Dataset, err error) {
+	if err := d.Validate(); err != nil {
+		return nil, nil, errors.Wrap(err, "split")
+	}
+	if !(valFraction > 0 && valFraction < 1) {
+		return nil, nil, errors.Errorf("split %s: valFraction must be in (0, 1), found %v", d.Name, valFraction)
+	}
+	n := d.Len()
+	nVal := int(math.Round(valFraction * float64(n)))
+	if nVal < 1 || nVal > n-1 {
+		return nil, nil, errors.Errorf("split %s: valFraction %v of %d samples gives %d validation and %d training samples; both must be >= 1",
+			d.Name, valFraction, n, nVal, n-nVal)
+	}
+	perm := rand.New(rand.NewSource(mixSeed(seed, splitStream))).Perm(n)
+	valIdx, trainIdx := perm[:nVal], perm[nVal:]
+	sort.Ints(valIdx)
+	sort.Ints(trainIdx)
+	train, val = d.Subset(trainIdx), d.Subset(valIdx)
+	train.Name, val.Name = d.Name+"/train", d.Name+"/val"
+	return train, val, nil
+}
+
+// splitStream separates the Split random stream from the per-epoch Batches
+// streams derived from the same seed.
+const splitStream = -0x5eed_5b17
+
+// mixSeed derives a math/rand seed from (seed, k): seed*1_000_003 + k,
+// spread over all 64 bits by the splitmix64 finaliser, so nearby inputs give
+// unrelated streams.
+func mixSeed(seed, k int64) int64 {
+	z := uint64(seed)*1_000_003 + uint64(k)
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return int64(z)
+}
