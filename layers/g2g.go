@@ -1,0 +1,353 @@
+package layers
+
+import (
+	"math"
+	"math/rand"
+
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+
+	"github.com/g2g-ml/g2g/internal/rngs"
+)
+
+// Sampling selects how a G2G mask draws its edges.
+type Sampling string
+
+const (
+	// SampleBernoulli keeps each intra edge with probability Intra and each
+	// inter edge with probability Inter, independently: the density is
+	// exact only in expectation.
+	SampleBernoulli Sampling = "bernoulli"
+	// SampleExact keeps exactly round(Intra·#intra) intra edges and
+	// round(Inter·#inter) inter edges, chosen uniformly at random.
+	SampleExact Sampling = "exact"
+)
+
+// G2GConfig configures an ensemble-to-ensemble masked dense layer.
+//
+// Connectivity is given either by a target Density (the fraction of the
+// In·Out edges kept; Inter is then derived) or by Inter directly. With
+// Density set, Inter = (Density − Intra·f)/(1 − f), where f is the fraction
+// of intra-ensemble pairs (1/Groups when the groups are equal): this is
+// design.md's p' = (d − 1/G)/(1 − 1/G) for Intra = 1, made exact for unequal
+// groups.
+type G2GConfig struct {
+	// Name is the layer's name (required, unique within a model).
+	Name string
+	// In and Out are the input and output widths.
+	In, Out int
+	// Groups is the number of ensembles G on each side (1 <= G <= min(In, Out)).
+	Groups int
+	// Grouping is the ensemble assignment strategy (default GroupIndex).
+	Grouping Grouping
+	// Depth is the layer's position among the model's G2G layers (0 for the
+	// first); GroupMixer uses it.
+	Depth int
+	// Intra is p, the probability of keeping an intra-ensemble edge. Zero
+	// means the default, 1.
+	Intra float64
+	// Inter is p', the probability of keeping an inter-ensemble edge; used
+	// only when Density is 0.
+	Inter float64
+	// Density is the target fraction of active edges, in (0, 1]. When set,
+	// Inter is derived from it.
+	Density float64
+	// Sampling selects Bernoulli (default) or exact-count sampling.
+	Sampling Sampling
+	// Activation applied to the output (default Linear).
+	Activation Activation
+	// Init is the weight initializer (default HeUniform); each output
+	// unit's active weights are then scaled by sqrt(In / active fan-in).
+	Init Initializer
+	// NoBias drops the bias term.
+	NoBias bool
+	// Seed drives the grouping, the mask and the initialization, through
+	// separate streams.
+	Seed int64
+}
+
+// G2G is the ensemble-to-ensemble masked dense layer of G2GNet:
+// y = act(x·(W⊙M) + b) with W and the mask M shaped (In, Out).
+type G2G struct {
+	cfg   G2GConfig
+	w     *Param
+	b     *Param
+	mask  *Mask
+	bound float64
+}
+
+// NewG2G builds the layer: assigns ensembles, samples the mask and
+// initializes the weights (zero at masked positions).
+func NewG2G(cfg G2GConfig) (*G2G, error) {
+	if err := checkName("g2g", cfg.Name); err != nil {
+		return nil, err
+	}
+	fail := func(format string, args ...interface{}) (*G2G, error) {
+		return nil, errors.Errorf("layer %q: "+format, append([]interface{}{cfg.Name}, args...)...)
+	}
+	if cfg.In < 1 || cfg.Out < 1 {
+		return fail("In and Out must be at least 1, got %d and %d", cfg.In, cfg.Out)
+	}
+	if cfg.Groups < 1 {
+		return fail("Groups must be at least 1, got %d", cfg.Groups)
+	}
+	if cfg.Groups > cfg.In || cfg.Groups > cfg.Out {
+		return fail("Groups (%d) larger than the layer width (in %d, out %d)", cfg.Groups, cfg.In, cfg.Out)
+	}
+	if cfg.Intra == 0 {
+		cfg.Intra = 1
+	}
+	if !(cfg.Intra > 0 && cfg.Intra <= 1) {
+		return fail("Intra (p) must be in (0, 1], got %v", cfg.Intra)
+	}
+	if cfg.Sampling == "" {
+		cfg.Sampling = SampleBernoulli
+	}
+	if cfg.Sampling != SampleBernoulli && cfg.Sampling != SampleExact {
+		return fail("unknown Sampling %q (want bernoulli or exact)", cfg.Sampling)
+	}
+	if cfg.Grouping == "" {
+		cfg.Grouping = GroupIndex
+	}
+	if _, err := ParseActivation(string(cfg.Activation)); err != nil {
+		return nil, errors.Wrapf(err, "layer %q", cfg.Name)
+	}
+	bound, err := cfg.Init.Bound(cfg.In, cfg.Out)
+	if err != nil {
+		return nil, errors.Wrapf(err, "layer %q", cfg.Name)
+	}
+	inG, outG, err := Groups(cfg.Grouping, cfg.In, cfg.Out, cfg.Groups, cfg.Depth, rngs.New(cfg.Seed, "groups/"+cfg.Name))
+	if err != nil {
+		return nil, errors.Wrapf(err, "layer %q", cfg.Name)
+	}
+	mask, err := NewMask(cfg.In, cfg.Out, inG, outG)
+	if err != nil {
+		return nil, errors.Wrapf(err, "layer %q", cfg.Name)
+	}
+	mask.Groups = cfg.Groups
+	nIntra := intraPairs(inG, outG, cfg.Groups)
+	nInter := cfg.In*cfg.Out - nIntra
+	if cfg.Density != 0 {
+		if !(cfg.Density > 0 && cfg.Density <= 1) {
+			return fail("Density must be in (0, 1], got %v", cfg.Density)
+		}
+		f := float64(nIntra) / float64(cfg.In*cfg.Out)
+		switch {
+		case nInter == 0:
+			cfg.Inter = 0
+			if math.Abs(cfg.Density-cfg.Intra) > 1e-9 {
+				return fail("with Groups=1 every edge is intra-ensemble: Density must equal Intra (%v), got %v", cfg.Intra, cfg.Density)
+			}
+		default:
+			cfg.Inter = (cfg.Density - cfg.Intra*f) / (1 - f)
+		}
+		if cfg.Inter < -1e-12 {
+			return fail("Density %v is below the intra-ensemble share Intra·f = %.4g (f = %.4g, about 1/Groups): lower Intra or raise Groups", cfg.Density, cfg.Intra*f, f)
+		}
+		if cfg.Inter > 1+1e-12 {
+			return fail("Density %v needs Inter = %.4g > 1: raise Intra", cfg.Density, cfg.Inter)
+		}
+		cfg.Inter = math.Min(1, math.Max(0, cfg.Inter))
+	} else if !(cfg.Inter >= 0 && cfg.Inter <= 1) {
+		return fail("Inter (p') must be in [0, 1], got %v", cfg.Inter)
+	}
+	sampleMask(mask, cfg, nIntra, nInter, rngs.New(cfg.Seed, "mask/"+cfg.Name))
+	if mask.Active() == 0 {
+		return fail("the sampled mask has no active edge (Intra %v, Inter %v): raise the density", cfg.Intra, cfg.Inter)
+	}
+
+	l := &G2G{cfg: cfg, w: newParam(cfg.Name+"/W", false, cfg.In, cfg.Out), mask: mask, bound: bound}
+	l.w.Mask = mask
+	if !cfg.NoBias {
+		l.b = newParam(cfg.Name+"/b", true, 1, cfg.Out)
+	}
+	l.initWeights(rngs.New(cfg.Seed, "init/"+cfg.Name))
+	return l, nil
+}
+
+func intraPairs(inG, outG []int, g int) int {
+	inCount := make([]int, g)
+	outCount := make([]int, g)
+	for _, v := range inG {
+		inCount[v]++
+	}
+	for _, v := range outG {
+		outCount[v]++
+	}
+	n := 0
+	for k := range inCount {
+		n += inCount[k] * outCount[k]
+	}
+	return n
+}
+
+func sampleMask(m *Mask, cfg G2GConfig, nIntra, nInter int, rng *rand.Rand) {
+	if cfg.Sampling == SampleBernoulli {
+		for k := 0; k < m.Len(); k++ {
+			p := cfg.Inter
+			if m.IsIntra(k) {
+				p = cfg.Intra
+			}
+			if p >= 1 || rng.Float64() < p {
+				m.Set(k)
+			}
+		}
+		return
+	}
+	intra := make([]int, 0, nIntra)
+	inter := make([]int, 0, nInter)
+	for k := 0; k < m.Len(); k++ {
+		if m.IsIntra(k) {
+			intra = append(intra, k)
+		} else {
+			inter = append(inter, k)
+		}
+	}
+	pick := func(idx []int, p float64) {
+		n := int(math.Round(p * float64(len(idx))))
+		// Partial Fisher-Yates: the first n entries become a uniform sample.
+		for a := 0; a < n; a++ {
+			b := a + rng.Intn(len(idx)-a)
+			idx[a], idx[b] = idx[b], idx[a]
+			m.Set(idx[a])
+		}
+	}
+	pick(intra, cfg.Intra)
+	pick(inter, cfg.Inter)
+}
+
+// initWeights draws every active weight from the initializer and scales each
+// output unit's active weights by sqrt(In / active fan-in). Masked weights
+// are zero.
+func (l *G2G) initWeights(rng *rand.Rand) {
+	w := l.w.Data()
+	in, out := l.cfg.In, l.cfg.Out
+	fan := make([]int, out)
+	for k, v := range l.mask.Data() {
+		if v != 0 {
+			fan[k%out]++
+		}
+	}
+	for i := 0; i < in; i++ {
+		for j := 0; j < out; j++ {
+			k := i*out + j
+			if !l.mask.Has(k) {
+				w[k] = 0
+				continue
+			}
+			w[k] = uniform(rng, l.bound) * float32(math.Sqrt(float64(in)/float64(fan[j])))
+		}
+	}
+}
+
+// InitValue draws a fresh initial weight for edge (i, j), with the
+// construction-time distribution scaled for output j's current fan-in.
+func (l *G2G) InitValue(rng *rand.Rand, i, j int) float32 {
+	fan := l.mask.FanIn(j)
+	if fan < 1 {
+		fan = 1
+	}
+	return uniform(rng, l.bound) * float32(math.Sqrt(float64(l.cfg.In)/float64(fan)))
+}
+
+// Name returns the layer's name.
+func (l *G2G) Name() string { return l.cfg.Name }
+
+// Config returns the configuration with defaults and the derived Inter filled in.
+func (l *G2G) Config() G2GConfig { return l.cfg }
+
+// Params returns W (masked) and, unless NoBias, b.
+func (l *G2G) Params() []*Param {
+	if l.b == nil {
+		return []*Param{l.w}
+	}
+	return []*Param{l.w, l.b}
+}
+
+// Weight returns the masked weight W.
+func (l *G2G) Weight() *Param { return l.w }
+
+// Bias returns b, or nil.
+func (l *G2G) Bias() *Param { return l.b }
+
+// Mask returns the connectivity mask.
+func (l *G2G) Mask() *Mask { return l.mask }
+
+// MACs returns the multiply-accumulates per sample: the active edges.
+func (l *G2G) MACs() int { return l.mask.Active() }
+
+// Forward computes act(x·(W⊙M) + b) and records the layer's input and output.
+func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
+	x, err := oneInput(l, inputs)
+	if err != nil {
+		return nil, err
+	}
+	m := b.Constant(l.cfg.Name+"/mask", l.mask.Tensor())
+	wm, err := G.HadamardProd(b.Param(l.w), m)
+	if err != nil {
+		return nil, wrap(l, err, "W⊙M")
+	}
+	y, err := affine(l, b, x, wm, l.b, l.cfg.In, l.cfg.Activation)
+	if err != nil {
+		return nil, err
+	}
+	b.Record(l, x, y)
+	return y, nil
+}
+
+// Prune deactivates the edges at the given flat indices and zeroes their
+// weights. It fails, changing nothing, if an index is out of range, repeated
+// or already inactive.
+func (l *G2G) Prune(indices []int) error {
+	if err := l.checkIndices(indices, true); err != nil {
+		return errors.Wrapf(err, "layer %q: prune", l.cfg.Name)
+	}
+	w := l.w.Data()
+	for _, k := range indices {
+		l.mask.Clear(k)
+		w[k] = 0
+	}
+	return nil
+}
+
+// Grow activates the edges at the given flat indices with the given initial
+// weights (nil for zeros). It fails, changing nothing, if an index is out of
+// range, repeated or already active, or if values has the wrong length.
+func (l *G2G) Grow(indices []int, values []float32) error {
+	if values != nil && len(values) != len(indices) {
+		return errors.Errorf("layer %q: grow: %d values for %d indices", l.cfg.Name, len(values), len(indices))
+	}
+	if err := l.checkIndices(indices, false); err != nil {
+		return errors.Wrapf(err, "layer %q: grow", l.cfg.Name)
+	}
+	w := l.w.Data()
+	for n, k := range indices {
+		l.mask.Set(k)
+		w[k] = 0
+		if values != nil {
+			w[k] = values[n]
+		}
+	}
+	return nil
+}
+
+func (l *G2G) checkIndices(indices []int, wantActive bool) error {
+	seen := make(map[int]bool, len(indices))
+	for _, k := range indices {
+		if k < 0 || k >= l.mask.Len() {
+			return errors.Errorf("index %d out of range [0, %d)", k, l.mask.Len())
+		}
+		if seen[k] {
+			return errors.Errorf("index %d given twice", k)
+		}
+		seen[k] = true
+		if l.mask.Has(k) != wantActive {
+			state := "inactive"
+			if !wantActive {
+				state = "active"
+			}
+			return errors.Errorf("edge %d is already %s", k, state)
+		}
+	}
+	return nil
+}
