@@ -1,0 +1,335 @@
+package graph
+
+import (
+	"math"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/datasets"
+	"github.com/g2g-ml/g2g/internal/rngs"
+	"github.com/g2g-ml/g2g/optim"
+)
+
+// FitConfig configures a training run.
+type FitConfig struct {
+	// Epochs is the number of epochs to train (at least 1).
+	Epochs int
+	// InitialEpoch is the epoch to start from (for resuming); epochs
+	// InitialEpoch .. Epochs-1 are run.
+	InitialEpoch int
+	// BatchSize is the number of samples per step; the last batch of an
+	// epoch may be smaller and is trained on too.
+	BatchSize int
+	// Optimizer updates the parameters (required).
+	Optimizer optim.Optimizer
+	// Callbacks are called in order at every hook.
+	Callbacks []Callback
+	// Validation, if non-nil, is evaluated at the end of every epoch.
+	Validation *datasets.Dataset
+	// Seed drives the shuffling of the training set (its "shuffle" stream).
+	Seed int64
+	// NoShuffle keeps the training set in its stored order.
+	NoShuffle bool
+}
+
+// History holds the logs of every epoch run, in order.
+type History struct {
+	// Epochs holds one copy of Context.Logs per finished epoch.
+	Epochs []map[string]float64
+	// StopReason is set when a callback stopped training early.
+	StopReason string
+}
+
+// Last returns the logs of the last finished epoch, or nil.
+func (h *History) Last() map[string]float64 {
+	if len(h.Epochs) == 0 {
+		return nil
+	}
+	return h.Epochs[len(h.Epochs)-1]
+}
+
+// Fit trains the model on train. It stops with an error on a non-finite
+// loss, on an error from a callback (wrapped with the callback's name, the
+// epoch and the step) and on bad input; a callback may also stop it early
+// through Context.StopTraining.
+func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
+	if err := m.checkFit(train, cfg); err != nil {
+		return nil, err
+	}
+	batches, err := datasets.NewBatches(train, cfg.BatchSize, !cfg.NoShuffle, rngs.Derive(cfg.Seed, "shuffle"))
+	if err != nil {
+		return nil, errors.Wrap(err, "fit")
+	}
+	ctx := &Context{
+		Model: m, Optimizer: cfg.Optimizer, Sparse: m.SparseLayers(),
+		Epochs: cfg.Epochs, Batches: batches.Len(), Logs: map[string]float64{},
+	}
+	hist := &History{}
+	call := func(hook string, f func(Callback) error) error {
+		for _, cb := range cfg.Callbacks {
+			if err := f(cb); err != nil {
+				return errors.Wrapf(err, "callback %s: %s (epoch %d, step %d)", CallbackName(cb), hook, ctx.Epoch, ctx.Step)
+			}
+		}
+		return nil
+	}
+	if err := call("OnTrainBegin", func(cb Callback) error { return cb.OnTrainBegin(ctx) }); err != nil {
+		return hist, err
+	}
+	for epoch := cfg.InitialEpoch; epoch < cfg.Epochs && !ctx.stop; epoch++ {
+		ctx.Epoch, ctx.Batch = epoch, 0
+		ctx.Logs = map[string]float64{}
+		if err := call("OnEpochBegin", func(cb Callback) error { return cb.OnEpochBegin(ctx) }); err != nil {
+			return hist, err
+		}
+		start := time.Now()
+		batches.Reset(epoch)
+		var sumLoss float64
+		var correct, seen int
+		for b := 0; ; b++ {
+			x, y, ok := batches.Next()
+			if !ok {
+				break
+			}
+			ctx.Batch, ctx.BatchSize = b, len(y)
+			if err := call("OnBatchBegin", func(cb Callback) error { return cb.OnBatchBegin(ctx) }); err != nil {
+				return hist, err
+			}
+			loss, hits, prog, err := m.trainStep(x, y, cfg.Optimizer)
+			if err != nil {
+				return hist, errors.Wrapf(err, "fit: epoch %d, step %d", epoch, ctx.Step)
+			}
+			ctx.Step++
+			ctx.Loss = loss
+			sumLoss += loss * float64(len(y))
+			correct += hits
+			seen += len(y)
+			ctx.Logs["loss"] = sumLoss / float64(seen)
+			ctx.Logs["acc"] = float64(correct) / float64(seen)
+			ctx.prog = prog
+			err = call("OnBatchEnd", func(cb Callback) error { return cb.OnBatchEnd(ctx) })
+			ctx.prog = nil
+			prog.reset()
+			if err != nil {
+				return hist, err
+			}
+		}
+		if cfg.Validation != nil {
+			vl, va, err := m.Evaluate(cfg.Validation, cfg.BatchSize)
+			if err != nil {
+				return hist, errors.Wrapf(err, "fit: validation after epoch %d", epoch)
+			}
+			ctx.Logs["val_loss"], ctx.Logs["val_acc"] = vl, va
+		}
+		ctx.Logs["lr"] = cfg.Optimizer.LR()
+		ctx.Logs["epoch_seconds"] = time.Since(start).Seconds()
+		if err := call("OnEpochEnd", func(cb Callback) error { return cb.OnEpochEnd(ctx) }); err != nil {
+			return hist, err
+		}
+		logs := make(map[string]float64, len(ctx.Logs))
+		for k, v := range ctx.Logs {
+			logs[k] = v
+		}
+		hist.Epochs = append(hist.Epochs, logs)
+	}
+	hist.StopReason = ctx.stopReason
+	if err := call("OnTrainEnd", func(cb Callback) error { return cb.OnTrainEnd(ctx) }); err != nil {
+		return hist, err
+	}
+	return hist, nil
+}
+
+func (m *Model) checkFit(train *datasets.Dataset, cfg FitConfig) error {
+	switch {
+	case train == nil || train.Len() == 0:
+		return errors.New("fit: empty training set")
+	case cfg.Epochs < 1:
+		return errors.Errorf("fit: Epochs must be at least 1, got %d", cfg.Epochs)
+	case cfg.InitialEpoch < 0 || cfg.InitialEpoch > cfg.Epochs:
+		return errors.Errorf("fit: InitialEpoch must be in [0, Epochs=%d], got %d", cfg.Epochs, cfg.InitialEpoch)
+	case cfg.BatchSize < 1:
+		return errors.Errorf("fit: BatchSize must be at least 1, got %d", cfg.BatchSize)
+	case cfg.Optimizer == nil:
+		return errors.New("fit: Optimizer is required")
+	}
+	if err := m.checkData(train); err != nil {
+		return errors.Wrap(err, "fit: training set")
+	}
+	if cfg.Validation != nil {
+		if err := m.checkData(cfg.Validation); err != nil {
+			return errors.Wrap(err, "fit: validation set")
+		}
+	}
+	return nil
+}
+
+func (m *Model) checkData(d *datasets.Dataset) error {
+	if d.SampleSize() != m.InputSize() {
+		return errors.Errorf("%q has %d values per sample (shape %v), the model's input wants %d (shape %v)",
+			d.Name, d.SampleSize(), d.Shape, m.InputSize(), m.input.shape)
+	}
+	if d.Classes > m.classes {
+		return errors.Errorf("%q has %d classes, the model outputs %d", d.Name, d.Classes, m.classes)
+	}
+	return d.Validate()
+}
+
+// trainStep runs forward and backward on one batch, applies the optimizer
+// and clears the gradients. It returns the loss, the number of correct
+// predictions and the program, which the caller must reset.
+func (m *Model) trainStep(x []float32, y []int, opt optim.Optimizer) (float64, int, *program, error) {
+	p, err := m.program(len(y), true)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if err := p.load(x, y); err != nil {
+		return 0, 0, nil, err
+	}
+	if err := p.run(); err != nil {
+		p.reset()
+		return 0, 0, nil, errors.Wrap(err, "forward/backward")
+	}
+	loss, err := p.lossValue()
+	if err != nil {
+		p.reset()
+		return 0, 0, nil, err
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		p.reset()
+		return 0, 0, nil, errors.Errorf("loss is %v: training diverged (lower the learning rate?)", loss)
+	}
+	logits, err := p.logitsData()
+	if err != nil {
+		p.reset()
+		return 0, 0, nil, err
+	}
+	hits := countCorrect(logits, y, p.classes)
+	grads, err := p.grads()
+	if err != nil {
+		p.reset()
+		return 0, 0, nil, err
+	}
+	params := p.optParams(grads)
+	if err := opt.Step(params); err != nil {
+		p.reset()
+		return 0, 0, nil, errors.Wrap(err, "optimizer")
+	}
+	for _, g := range grads {
+		clear(g)
+	}
+	return loss, hits, p, nil
+}
+
+// optParams returns the optimizer's view of the program's parameters, reusing
+// one slice across steps.
+func (p *program) optParams(grads [][]float32) []optim.Param {
+	if p.opt == nil {
+		p.opt = make([]optim.Param, len(p.params))
+	}
+	for i, prm := range p.params {
+		op := optim.Param{Name: prm.Name, Value: prm.Data(), Grad: grads[i], NoDecay: prm.NoDecay}
+		if prm.Mask != nil {
+			op.Mask = prm.Mask.Data()
+		}
+		p.opt[i] = op
+	}
+	return p.opt
+}
+
+func countCorrect(logits []float32, y []int, classes int) int {
+	n := 0
+	for i, c := range y {
+		if argmax(logits[i*classes:(i+1)*classes]) == c {
+			n++
+		}
+	}
+	return n
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for k := 1; k < len(v); k++ {
+		if v[k] > v[best] {
+			best = k
+		}
+	}
+	return best
+}
+
+// Evaluate returns the mean cross-entropy loss and the accuracy of the model
+// on d, in batches of batchSize (the last one may be smaller). It runs
+// forward-only graphs and never touches gradients.
+func (m *Model) Evaluate(d *datasets.Dataset, batchSize int) (loss, acc float64, err error) {
+	if d == nil || d.Len() == 0 {
+		return 0, 0, errors.New("evaluate: empty dataset")
+	}
+	if err := m.checkData(d); err != nil {
+		return 0, 0, errors.Wrap(err, "evaluate")
+	}
+	logits, err := m.Predict(d.X, batchSize)
+	if err != nil {
+		return 0, 0, errors.Wrap(err, "evaluate")
+	}
+	c := m.classes
+	var sum float64
+	correct := 0
+	for i, y := range d.Y {
+		row := logits[i*c : (i+1)*c]
+		sum -= logSoftmaxAt(row, y)
+		if argmax(row) == y {
+			correct++
+		}
+	}
+	n := float64(d.Len())
+	return sum / n, float64(correct) / n, nil
+}
+
+// logSoftmaxAt returns log softmax(row)[k], computed stably in float64.
+func logSoftmaxAt(row []float32, k int) float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var s float64
+	for _, v := range row {
+		s += math.Exp(float64(v) - mx)
+	}
+	return float64(row[k]) - mx - math.Log(s)
+}
+
+// Predict returns the logits (n × Classes, row-major) for the samples in x,
+// which holds n·InputSize values, computed in batches of batchSize.
+func (m *Model) Predict(x []float32, batchSize int) ([]float32, error) {
+	size := m.InputSize()
+	if batchSize < 1 {
+		return nil, errors.Errorf("predict: batch size must be at least 1, got %d", batchSize)
+	}
+	if len(x)%size != 0 {
+		return nil, errors.Errorf("predict: %d input values is not a whole number of samples of %d", len(x), size)
+	}
+	n := len(x) / size
+	out := make([]float32, 0, n*m.classes)
+	for start := 0; start < n; start += batchSize {
+		end := min(start+batchSize, n)
+		p, err := m.program(end-start, false)
+		if err != nil {
+			return nil, errors.Wrap(err, "predict")
+		}
+		if err := p.load(x[start*size:end*size], nil); err != nil {
+			return nil, errors.Wrap(err, "predict")
+		}
+		if err := p.run(); err != nil {
+			p.reset()
+			return nil, errors.Wrap(err, "predict")
+		}
+		logits, err := p.logitsData()
+		if err != nil {
+			p.reset()
+			return nil, err
+		}
+		out = append(out, logits...)
+		p.reset()
+	}
+	return out, nil
+}

@@ -1,0 +1,223 @@
+package graph
+
+import (
+	"fmt"
+
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/g2g-ml/g2g/layers"
+	"github.com/g2g-ml/g2g/optim"
+)
+
+// program is the model compiled into one gorgonia graph for one batch size:
+// a training program computes the loss and the gradients of every parameter,
+// an evaluation program only the logits.
+type program struct {
+	batch   int
+	train   bool
+	classes int
+
+	b      *layers.Builder
+	vm     G.VM
+	x      []float32 // backing of the input node
+	y      []float32 // backing of the one-hot target node (training only)
+	logits G.Value
+	loss   G.Value
+	params []*layers.Param
+	nodes  []*G.Node
+	taps   []layers.Tap
+	opt    []optim.Param
+}
+
+// program returns the cached program for (batch, train), compiling it on
+// first use.
+func (m *Model) program(batch int, train bool) (p *program, err error) {
+	cache := m.eval
+	if train {
+		cache = m.train
+	}
+	if p, ok := cache[batch]; ok {
+		return p, nil
+	}
+	// gorgonia panics on some malformed graphs; report them as errors.
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, errors.Errorf("model: building the graph for batch %d failed: %v", batch, r)
+		}
+	}()
+	if p, err = m.compile(batch, train); err != nil {
+		return nil, err
+	}
+	cache[batch] = p
+	return p, nil
+}
+
+func (m *Model) compile(batch int, train bool) (*program, error) {
+	b := layers.NewBuilder(train, batch)
+	p := &program{batch: batch, train: train, b: b}
+	shape := append([]int{batch}, m.input.shape...)
+	p.x = make([]float32, tensor.Shape(shape).TotalSize())
+	xt := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(p.x))
+	xNode := G.NodeFromAny(b.Graph, xt, G.WithName("input:"+m.input.name))
+
+	values := map[*Ref]*G.Node{m.input: xNode}
+	for _, r := range m.order {
+		if r.layer == nil {
+			continue
+		}
+		ins := make([]*G.Node, len(r.inputs))
+		for i, in := range r.inputs {
+			ins[i] = values[in]
+		}
+		out, err := r.layer.Forward(b, ins...)
+		if err != nil {
+			return nil, errors.Wrap(err, "model")
+		}
+		values[r] = out
+	}
+	logits := values[m.output]
+	if logits.Dims() != 2 || logits.Shape()[0] != batch {
+		return nil, errors.Errorf("model: output %q has shape %v, want (batch %d, classes)", m.output.name, logits.Shape(), batch)
+	}
+	p.classes = logits.Shape()[1]
+	G.Read(logits, &p.logits)
+	p.params = b.Params()
+	for _, prm := range p.params {
+		p.nodes = append(p.nodes, b.ParamNode(prm))
+	}
+	p.taps = b.Taps()
+
+	if !train {
+		p.vm = G.NewTapeMachine(b.Graph)
+		return p, nil
+	}
+	p.y = make([]float32, batch*p.classes)
+	yt := tensor.New(tensor.WithShape(batch, p.classes), tensor.WithBacking(p.y))
+	yNode := G.NodeFromAny(b.Graph, yt, G.WithName("target"))
+	loss, err := crossEntropy(logits, yNode)
+	if err != nil {
+		return nil, errors.Wrap(err, "model: loss")
+	}
+	G.Read(loss, &p.loss)
+	if _, err := G.Grad(loss, p.nodes...); err != nil {
+		return nil, errors.Wrap(err, "model: gradients")
+	}
+	opts := []G.VMOpt{G.BindDualValues(p.nodes...)}
+	if len(p.taps) > 0 {
+		// Backward ops may overwrite forward buffers in place. Tracing the
+		// sparse layers' inputs and outputs makes the machine copy them into
+		// buffers of their own (reused across steps), so callbacks read the
+		// activations the forward pass really produced.
+		var watch []interface{}
+		for _, t := range p.taps {
+			watch = append(watch, t.Input, t.Output)
+		}
+		opts = append(opts, G.TraceExec(), G.WithWatchlist(watch...))
+	}
+	p.vm = G.NewTapeMachine(b.Graph, opts...)
+	return p, nil
+}
+
+// crossEntropy returns the mean over the batch of −Σ_c y_c·log softmax(z)_c,
+// computed through LogSoftMax for numerical stability.
+func crossEntropy(logits, onehot *G.Node) (*G.Node, error) {
+	lsm, err := G.LogSoftMax(logits)
+	if err != nil {
+		return nil, err
+	}
+	prod, err := G.HadamardProd(lsm, onehot)
+	if err != nil {
+		return nil, err
+	}
+	perSample, err := G.Sum(prod, 1)
+	if err != nil {
+		return nil, err
+	}
+	mean, err := G.Mean(perSample)
+	if err != nil {
+		return nil, err
+	}
+	return G.Neg(mean)
+}
+
+// load copies n samples into the input and, for training programs, writes
+// the one-hot targets.
+func (p *program) load(x []float32, y []int) error {
+	if len(x) != len(p.x) {
+		return errors.Errorf("batch has %d input values, the graph wants %d", len(x), len(p.x))
+	}
+	copy(p.x, x)
+	if p.train {
+		if len(y) != p.batch {
+			return errors.Errorf("batch has %d labels, the graph wants %d", len(y), p.batch)
+		}
+		for k := range p.y {
+			p.y[k] = 0
+		}
+		for i, c := range y {
+			if c < 0 || c >= p.classes {
+				return errors.Errorf("label %d of sample %d is outside [0, %d)", c, i, p.classes)
+			}
+			p.y[i*p.classes+c] = 1
+		}
+	}
+	return nil
+}
+
+// run executes the graph once. The caller must call reset afterwards, once
+// it has read what it needs.
+func (p *program) run() error {
+	if err := p.b.RunHooks(); err != nil {
+		return err
+	}
+	return p.vm.RunAll()
+}
+
+func (p *program) reset() { p.vm.Reset() }
+
+// logitsData returns the logits of the last run (batch × classes, row-major).
+func (p *program) logitsData() ([]float32, error) {
+	t, ok := p.logits.(*tensor.Dense)
+	if !ok {
+		return nil, errors.Errorf("model: logits have type %T", p.logits)
+	}
+	return t.Data().([]float32), nil
+}
+
+// lossValue returns the loss of the last run.
+func (p *program) lossValue() (float64, error) {
+	switch v := p.loss.(type) {
+	case *G.F32:
+		return float64(*v), nil
+	case *tensor.Dense:
+		return float64(v.Data().([]float32)[0]), nil
+	}
+	return 0, errors.Errorf("model: loss has type %T", p.loss)
+}
+
+// grads returns the live gradient slices of the program's parameters.
+func (p *program) grads() ([][]float32, error) {
+	out := make([][]float32, len(p.nodes))
+	for i, n := range p.nodes {
+		g, err := n.Grad()
+		if err != nil {
+			return nil, errors.Wrapf(err, "gradient of %s", p.params[i].Name)
+		}
+		t, ok := g.(*tensor.Dense)
+		if !ok {
+			return nil, errors.Errorf("gradient of %s has type %T", p.params[i].Name, g)
+		}
+		out[i] = t.Data().([]float32)
+	}
+	return out, nil
+}
+
+func (p *program) String() string {
+	kind := "eval"
+	if p.train {
+		kind = "train"
+	}
+	return fmt.Sprintf("%s program (batch %d)", kind, p.batch)
+}
