@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/pkg/errors v0.9.1
+	gonum.org/v1/netlib v0.0.0-20220323200511-14de99971b2d
 	gorgonia.org/gorgonia v0.9.18
 	gorgonia.org/tensor v0.9.24
 )

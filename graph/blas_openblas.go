@@ -10,8 +10,8 @@ package graph
 import "C"
 
 import (
-	G "gorgonia.org/gorgonia"
 	"gonum.org/v1/netlib/blas/netlib"
+	G "gorgonia.org/gorgonia"
 )
 
 func init() {
