@@ -114,3 +114,22 @@ func (c *Context) Activations(l layers.Sparse) (in, out *tensor.Dense, ok bool) 
 	}
 	return nil, nil, false
 }
+
+// DenseGrad returns dLoss/d(W⊙M) of sparse layer l for the current batch: the
+// gradient every edge would receive if it were active, shaped (in, out). At
+// active edges it equals the weight gradient; at inactive ones it is what
+// RigL-style regrowth ranks by. Valid only during OnBatchEnd; do not keep or
+// modify it. ok is false when it is not available.
+func (c *Context) DenseGrad(l layers.Sparse) (grad *tensor.Dense, ok bool) {
+	if c.prog == nil {
+		return nil, false
+	}
+	for _, t := range c.prog.taps {
+		if t.Layer != l || t.Product == nil || t.Product.Deriv() == nil {
+			continue
+		}
+		g, ok := t.Product.Deriv().Value().(*tensor.Dense)
+		return g, ok
+	}
+	return nil, false
+}

@@ -373,7 +373,7 @@ func TestActivationsAreTheLayerInputAndOutput(t *testing.T) {
 
 type actProbe struct {
 	BaseCallback
-	in, out []float32
+	in, out, dense []float32
 }
 
 func (a *actProbe) OnBatchEnd(c *Context) error {
@@ -382,7 +382,55 @@ func (a *actProbe) OnBatchEnd(c *Context) error {
 		a.in = append([]float32(nil), in.Data().([]float32)...)
 		a.out = append([]float32(nil), out.Data().([]float32)...)
 	}
+	if g, ok := c.DenseGrad(c.Sparse[0]); ok {
+		a.dense = append([]float32(nil), g.Data().([]float32)...)
+	}
 	return nil
+}
+
+func TestDenseGradExtendsWeightGradToInactiveEdges(t *testing.T) {
+	m := smallModel(t, 43)
+	d := toyData(12, 6, 3, 44)
+	_, grads := lossAndGrads(t, m, d)
+	probe := &actProbe{}
+	opt, _ := optim.NewSGD(optim.SGDConfig{LR: 1e-30})
+	if _, err := m.Fit(d, FitConfig{Epochs: 1, BatchSize: 12, Optimizer: opt, Callbacks: []Callback{probe}, NoShuffle: true}); err != nil {
+		t.Fatal(err)
+	}
+	l := m.SparseLayers()[0]
+	gw := grads[l.Weight()]
+	if len(probe.dense) != len(gw) {
+		t.Fatalf("dense gradient has %d entries, want %d", len(probe.dense), len(gw))
+	}
+	inactiveNonzero := 0
+	for k := range gw {
+		if l.Mask().Has(k) {
+			if math.Abs(float64(probe.dense[k]-gw[k])) > 1e-6 {
+				t.Fatalf("active edge %d: dense gradient %v, weight gradient %v", k, probe.dense[k], gw[k])
+			}
+		} else if probe.dense[k] != 0 {
+			inactiveNonzero++
+		}
+	}
+	if inactiveNonzero == 0 {
+		t.Fatal("dense gradient is zero at every inactive edge")
+	}
+	// Check one inactive entry by finite differences: growing the edge with
+	// weight ±eps changes the loss by about ±eps·dense[k].
+	k := l.Mask().InactiveIndices()[0]
+	const eps = 1e-2
+	if err := l.Grow([]int{k}, []float32{eps}); err != nil {
+		t.Fatal(err)
+	}
+	lp, _, _ := m.Evaluate(d, 12)
+	l.Weight().Data()[k] = -eps
+	lm, _, _ := m.Evaluate(d, 12)
+	if err := l.Prune([]int{k}); err != nil {
+		t.Fatal(err)
+	}
+	if fd := (lp - lm) / (2 * eps); math.Abs(fd-float64(probe.dense[k])) > 2e-3+2e-2*math.Abs(fd) {
+		t.Fatalf("inactive edge %d: dense gradient %v, finite difference %v", k, probe.dense[k], fd)
+	}
 }
 
 func TestFunctionalModelWithSkipConnection(t *testing.T) {

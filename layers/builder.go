@@ -28,12 +28,14 @@ type Builder struct {
 	taps      []Tap
 }
 
-// Tap records the input and output nodes of a sparse layer in one graph.
-// Output is taken after the layer's nonlinearity.
+// Tap records the nodes of a sparse layer in one graph: its input, its
+// output after the nonlinearity, and the masked weight product W⊙M, whose
+// gradient is the dense gradient RigL-style regrowth ranks edges by.
 type Tap struct {
-	Layer  Sparse
-	Input  *G.Node
-	Output *G.Node
+	Layer   Sparse
+	Input   *G.Node
+	Output  *G.Node
+	Product *G.Node
 }
 
 // NewBuilder returns a Builder for a new graph with the given batch size.
@@ -90,9 +92,10 @@ func (b *Builder) RunHooks() error {
 	return nil
 }
 
-// Record notes the input and output nodes of a sparse layer.
-func (b *Builder) Record(l Sparse, in, out *G.Node) {
-	b.taps = append(b.taps, Tap{Layer: l, Input: in, Output: out})
+// Record notes the input, output and masked-product nodes of a sparse layer
+// (product may be nil).
+func (b *Builder) Record(l Sparse, in, out, product *G.Node) {
+	b.taps = append(b.taps, Tap{Layer: l, Input: in, Output: out, Product: product})
 }
 
 // Taps returns the recorded sparse-layer inputs and outputs.

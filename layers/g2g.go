@@ -291,7 +291,7 @@ func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.Record(l, x, y)
+	b.Record(l, x, y, wm)
 	return y, nil
 }
 
