@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeIDX writes a gzipped IDX file of unsigned bytes.
+func writeIDX(t *testing.T, path string, dims []int, data []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	hdr := []byte{0, 0, 0x08, byte(len(dims))}
+	for _, d := range dims {
+		hdr = binary.BigEndian.AppendUint32(hdr, uint32(d))
+	}
+	zw.Write(hdr)
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeFashionMNIST writes a tiny set in the official file layout: the class
+// is written into the image as a bright block, so it is learnable.
+func fakeFashionMNIST(t *testing.T, nTrain, nTest int) string {
+	dir := t.TempDir()
+	for _, set := range []struct {
+		prefix string
+		n      int
+	}{{"train", nTrain}, {"t10k", nTest}} {
+		img := make([]byte, set.n*784)
+		lbl := make([]byte, set.n)
+		for i := 0; i < set.n; i++ {
+			c := i % 10
+			lbl[i] = byte(c)
+			for k := 0; k < 28; k++ {
+				img[i*784+c*28+k] = 255
+			}
+		}
+		writeIDX(t, filepath.Join(dir, set.prefix+"-images-idx3-ubyte.gz"), []int{set.n, 28, 28}, img)
+		writeIDX(t, filepath.Join(dir, set.prefix+"-labels-idx1-ubyte.gz"), []int{set.n}, lbl)
+	}
+	return dir
+}
+
+func TestJSONContractOnTinyData(t *testing.T) {
+	dir := fakeFashionMNIST(t, 100, 30)
+	var out, errOut bytes.Buffer
+	err := run([]string{"-data", dir, "-epochs", "2", "-batch", "32", "-json", "-lr", "0.01", "-log", filepath.Join(t.TempDir(), "m.csv")}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var res map[string]interface{}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("last line %q is not JSON: %v", lines[len(lines)-1], err)
+	}
+	for _, k := range []string{"test_acc", "params", "active_params", "density", "sec_per_epoch", "epochs"} {
+		if _, ok := res[k]; !ok {
+			t.Errorf("JSON lacks %q: %v", k, res)
+		}
+	}
+	if res["epochs"].(float64) != 2 || res["density"].(float64) != 0.25 {
+		t.Fatalf("epochs %v density %v", res["epochs"], res["density"])
+	}
+	// 784·1024 + 1024·1024·2 weights + 3·1024 biases + dense 1024·10 + 10.
+	if got, want := res["params"].(float64), float64(784*1024+2*1024*1024+3*1024+10250); got != want {
+		t.Fatalf("params %v, want %v", got, want)
+	}
+	if res["test_acc"].(float64) < 0.5 {
+		t.Fatalf("test accuracy %v on a trivially learnable set", res["test_acc"])
+	}
+	if !strings.Contains(out.String(), "test acc") {
+		t.Fatalf("no results table in stdout:\n%s", out.String())
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	dir := fakeFashionMNIST(t, 20, 10)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-density", "0"}, "-density 0: want a value in (0, 1]"},
+		{[]string{"-density", "1.5"}, "-density 1.5"},
+		{[]string{"-groups", "2000"}, "Groups (2000) larger than the layer width"},
+		{[]string{"-groups", "0"}, "-groups 0"},
+		{[]string{"-model", "cnn"}, "-model \"cnn\""},
+		{[]string{"-grouping", "blocks"}, "unknown grouping"},
+		{[]string{"-data", filepath.Join(dir, "missing")}, "missing"},
+		{[]string{"-epochs", "-1"}, "-epochs -1"},
+		{[]string{"-density", "0.05"}, "below the intra-ensemble share"},
+	}
+	for _, c := range cases {
+		var out, errOut bytes.Buffer
+		args := c.args
+		if c.args[0] != "-data" {
+			args = append([]string{"-data", dir, "-epochs", "1"}, c.args...)
+		}
+		err := run(args, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want it to contain %q", c.args, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error spans several lines: %q", c.args, err)
+		}
+	}
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what g2g's main job and tests need on a Debian machine, if missing:
+#   dataset-fashion-mnist  the four official Fashion-MNIST files in /usr/share/datasets/fashion-mnist
+#   libopenblas-dev        OpenBLAS, used by binaries built with -tags openblas
+# Runs apt-get as root, or through sudo when not root. Safe to run again.
+set -euo pipefail
+pkgs=(dataset-fashion-mnist libopenblas-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+	echo "installing ${missing[*]}" >&2
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	echo "note: go is at /usr/local/go/bin; add it to PATH" >&2
+fi
