@@ -63,6 +63,9 @@ type Context struct {
 	Optimizer optim.Optimizer
 	// Sparse lists the model's layers with editable masks.
 	Sparse []layers.Sparse
+	// Callbacks lists every callback of the run, in calling order (a
+	// checkpoint callback saves the state of the Stateful ones).
+	Callbacks []Callback
 
 	// Epoch is the current epoch, counted from 0; Epochs is the total.
 	Epoch, Epochs int

@@ -18,6 +18,9 @@ type FitConfig struct {
 	// InitialEpoch is the epoch to start from (for resuming); epochs
 	// InitialEpoch .. Epochs-1 are run.
 	InitialEpoch int
+	// InitialStep is the optimizer step count to start from (for resuming;
+	// Context.Step counts on from it).
+	InitialStep int
 	// BatchSize is the number of samples per step; the last batch of an
 	// epoch may be smaller and is trained on too.
 	BatchSize int
@@ -64,6 +67,7 @@ func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
 	ctx := &Context{
 		Model: m, Optimizer: cfg.Optimizer, Sparse: m.SparseLayers(),
 		Epochs: cfg.Epochs, Batches: batches.Len(), Logs: map[string]float64{},
+		Step: cfg.InitialStep, Callbacks: cfg.Callbacks,
 	}
 	hist := &History{}
 	call := func(hook string, f func(Callback) error) error {
@@ -148,6 +152,8 @@ func (m *Model) checkFit(train *datasets.Dataset, cfg FitConfig) error {
 		return errors.Errorf("fit: Epochs must be at least 1, got %d", cfg.Epochs)
 	case cfg.InitialEpoch < 0 || cfg.InitialEpoch > cfg.Epochs:
 		return errors.Errorf("fit: InitialEpoch must be in [0, Epochs=%d], got %d", cfg.Epochs, cfg.InitialEpoch)
+	case cfg.InitialStep < 0:
+		return errors.Errorf("fit: InitialStep must not be negative, got %d", cfg.InitialStep)
 	case cfg.BatchSize < 1:
 		return errors.Errorf("fit: BatchSize must be at least 1, got %d", cfg.BatchSize)
 	case cfg.Optimizer == nil:

@@ -1,0 +1,329 @@
+package graph
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/internal/npz"
+	"github.com/g2g-ml/g2g/optim"
+)
+
+// Checkpoint files are NumPy .npz archives (see internal/npz), so
+// numpy.load opens them. They hold:
+//
+//	param/<name>           float32, the parameter's shape (masked entries are 0)
+//	mask/<name>            uint8 0/1, the shape of the masked parameter <name>
+//	optim/<name>/<slot>    float32, optimizer state (e.g. Adam's m and v)
+//	g2g_meta               uint8, UTF-8 JSON: format, version, epoch, step,
+//	                       optimizer step and base LR, callback states, the
+//	                       caller's config, last metrics, and the SHA-256 of
+//	                       every array's data
+//
+// The archive's CRC-32s and the SHA-256s detect truncated or corrupted
+// files; writes are atomic, so a failed save never destroys the previous file.
+const (
+	checkpointFormat  = "g2g-checkpoint"
+	checkpointVersion = 1
+	metaName          = "g2g_meta"
+)
+
+// Stateful is implemented by callbacks whose state a checkpoint must hold
+// for a resumed run to continue exactly (for example rewiring statistics).
+type Stateful interface {
+	// Name identifies the callback's state in the checkpoint.
+	Name() string
+	// MarshalState returns the state as JSON.
+	MarshalState() ([]byte, error)
+	// UnmarshalState restores state returned by MarshalState.
+	UnmarshalState(data []byte) error
+}
+
+// TrainingState is what a checkpoint holds besides the model's parameters
+// and masks.
+type TrainingState struct {
+	// Epoch is the number of completed epochs: resume with
+	// FitConfig.InitialEpoch = Epoch.
+	Epoch int `json:"epoch"`
+	// Step is the number of optimizer steps taken: resume with
+	// FitConfig.InitialStep = Step.
+	Step int `json:"step"`
+	// Optimizer is the optimizer's state, or nil.
+	Optimizer *optim.State `json:"-"`
+	// Callbacks maps a Stateful callback's name to its state.
+	Callbacks map[string]json.RawMessage `json:"callbacks,omitempty"`
+	// Config is the caller's configuration (for example the command-line
+	// flags), stored so a resume can check it matches.
+	Config json.RawMessage `json:"config,omitempty"`
+	// Metrics are the logs of the last completed epoch.
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+}
+
+type metaParam struct {
+	Name   string `json:"name"`
+	Shape  []int  `json:"shape"`
+	Masked bool   `json:"masked"`
+}
+
+type metaOptim struct {
+	Step   int                 `json:"step"`
+	BaseLR float64             `json:"base_lr"`
+	Slots  map[string][]string `json:"slots"`
+}
+
+type meta struct {
+	Format    string            `json:"format"`
+	Version   int               `json:"version"`
+	Params    []metaParam       `json:"params"`
+	Optimizer *metaOptim        `json:"optimizer,omitempty"`
+	SHA256    map[string]string `json:"sha256"`
+	TrainingState
+}
+
+// Capture returns the training state at the end of the epoch c describes:
+// completed epochs, steps, the optimizer's state and the state of every
+// Stateful callback of the run. Call it from OnEpochEnd.
+func Capture(c *Context) (TrainingState, error) {
+	st := TrainingState{Epoch: c.Epoch + 1, Step: c.Step, Metrics: map[string]float64{}}
+	for k, v := range c.Logs {
+		st.Metrics[k] = v
+	}
+	if c.Optimizer != nil {
+		os := c.Optimizer.State()
+		st.Optimizer = &os
+	}
+	for _, cb := range c.Callbacks {
+		s, ok := cb.(Stateful)
+		if !ok {
+			continue
+		}
+		data, err := s.MarshalState()
+		if err != nil {
+			return st, errors.Wrapf(err, "state of callback %s", s.Name())
+		}
+		if st.Callbacks == nil {
+			st.Callbacks = map[string]json.RawMessage{}
+		}
+		if _, dup := st.Callbacks[s.Name()]; dup {
+			return st, errors.Errorf("two stateful callbacks are named %q", s.Name())
+		}
+		st.Callbacks[s.Name()] = data
+	}
+	return st, nil
+}
+
+// Restore puts a loaded training state back into an optimizer and the
+// Stateful callbacks among cbs. A callback whose state is missing from st,
+// or a state without its callback, is an error: the resumed run would not
+// continue the saved one.
+func Restore(st TrainingState, opt optim.Optimizer, cbs []Callback) error {
+	if st.Optimizer != nil && opt != nil {
+		if err := opt.SetState(*st.Optimizer); err != nil {
+			return errors.Wrap(err, "restore optimizer")
+		}
+	}
+	used := map[string]bool{}
+	for _, cb := range cbs {
+		s, ok := cb.(Stateful)
+		if !ok {
+			continue
+		}
+		data, ok := st.Callbacks[s.Name()]
+		if !ok {
+			return errors.Errorf("restore: the checkpoint holds no state for callback %s", s.Name())
+		}
+		if err := s.UnmarshalState(data); err != nil {
+			return errors.Wrapf(err, "restore callback %s", s.Name())
+		}
+		used[s.Name()] = true
+	}
+	for name := range st.Callbacks {
+		if !used[name] {
+			return errors.Errorf("restore: the checkpoint holds state for callback %s, which this run does not have", name)
+		}
+	}
+	return nil
+}
+
+// SaveCheckpoint writes the model's parameters and masks and st to path,
+// atomically.
+func (m *Model) SaveCheckpoint(path string, st TrainingState) error {
+	md := meta{Format: checkpointFormat, Version: checkpointVersion, SHA256: map[string]string{}, TrainingState: st}
+	var arrays []npz.Array
+	add := func(a npz.Array) {
+		sum := sha256.Sum256(a.Data)
+		md.SHA256[a.Name] = hex.EncodeToString(sum[:])
+		arrays = append(arrays, a)
+	}
+	for _, p := range m.params {
+		shape := []int(p.Value.Shape())
+		add(npz.Float32("param/"+p.Name, p.Data(), shape...))
+		md.Params = append(md.Params, metaParam{Name: p.Name, Shape: shape, Masked: p.Mask != nil})
+		if p.Mask != nil {
+			mk := make([]uint8, p.Mask.Len())
+			for k, v := range p.Mask.Data() {
+				if v != 0 {
+					mk[k] = 1
+				}
+			}
+			add(npz.Uint8("mask/"+p.Name, mk, shape...))
+		}
+	}
+	if st.Optimizer != nil {
+		mo := &metaOptim{Step: st.Optimizer.Step, BaseLR: st.Optimizer.BaseLR, Slots: map[string][]string{}}
+		for _, name := range sortedKeys(st.Optimizer.Slots) {
+			for _, slot := range sortedKeys(st.Optimizer.Slots[name]) {
+				v := st.Optimizer.Slots[name][slot]
+				add(npz.Float32("optim/"+name+"/"+slot, v, len(v)))
+				mo.Slots[name] = append(mo.Slots[name], slot)
+			}
+		}
+		md.Optimizer = mo
+	}
+	js, err := json.Marshal(md)
+	if err != nil {
+		return errors.Wrap(err, "checkpoint: encode metadata")
+	}
+	arrays = append(arrays, npz.Uint8(metaName, js, len(js)))
+	return errors.Wrap(npz.Write(path, arrays), "checkpoint")
+}
+
+// LoadCheckpoint reads a checkpoint written by SaveCheckpoint into the model
+// (parameters and masks, in place) and returns its training state. It checks
+// the file's integrity and that its parameters match the model's exactly —
+// names, shapes, dtypes, which ones are masked — and says what differs. On
+// any error the model is left unchanged.
+func (m *Model) LoadCheckpoint(path string) (TrainingState, error) {
+	fail := func(format string, args ...interface{}) (TrainingState, error) {
+		return TrainingState{}, errors.Errorf("checkpoint %s: %s", path, fmt.Sprintf(format, args...))
+	}
+	arrays, err := npz.Read(path)
+	if err != nil {
+		return TrainingState{}, errors.Wrap(err, "checkpoint")
+	}
+	raw, ok := arrays[metaName]
+	if !ok {
+		return fail("no %s entry: not a g2g checkpoint", metaName)
+	}
+	var md meta
+	if err := json.Unmarshal(raw.Data, &md); err != nil {
+		return fail("metadata is not valid JSON: %v", err)
+	}
+	if md.Format != checkpointFormat || md.Version != checkpointVersion {
+		return fail("format %q version %d, want %q version %d", md.Format, md.Version, checkpointFormat, checkpointVersion)
+	}
+	for name, a := range arrays {
+		if name == metaName {
+			continue
+		}
+		want, ok := md.SHA256[name]
+		sum := sha256.Sum256(a.Data)
+		if !ok || hex.EncodeToString(sum[:]) != want {
+			return fail("array %q fails its SHA-256 check (corrupted file)", name)
+		}
+	}
+	for name := range md.SHA256 {
+		if _, ok := arrays[name]; !ok {
+			return fail("array %q is missing (truncated file?)", name)
+		}
+	}
+	// Compare the parameter lists before touching the model.
+	have := map[string]metaParam{}
+	for _, p := range md.Params {
+		have[p.Name] = p
+	}
+	var problems []string
+	for _, p := range m.params {
+		mp, ok := have[p.Name]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("parameter %q missing from the file", p.Name))
+		case !reflect.DeepEqual(mp.Shape, []int(p.Value.Shape())):
+			problems = append(problems, fmt.Sprintf("parameter %q has shape %v in the file, %v in the model", p.Name, mp.Shape, p.Value.Shape()))
+		case mp.Masked != (p.Mask != nil):
+			problems = append(problems, fmt.Sprintf("parameter %q is masked in only one of file and model", p.Name))
+		case arrays["param/"+p.Name].Dtype != "<f4":
+			problems = append(problems, fmt.Sprintf("parameter %q has dtype %s, want <f4", p.Name, arrays["param/"+p.Name].Dtype))
+		}
+		delete(have, p.Name)
+	}
+	for name := range have {
+		problems = append(problems, fmt.Sprintf("parameter %q in the file is not in the model", name))
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fail("does not match the model: %s", strings.Join(problems, "; "))
+	}
+	values := map[string][]float32{}
+	masks := map[string][]uint8{}
+	for _, p := range m.params {
+		v, err := arrays["param/"+p.Name].AsFloat32()
+		if err != nil {
+			return fail("%v", err)
+		}
+		if p.Mask != nil {
+			mk := arrays["mask/"+p.Name]
+			if mk.Dtype != "|u1" || len(mk.Data) != p.Mask.Len() {
+				return fail("mask of %q has dtype %s and %d entries, want |u1 and %d", p.Name, mk.Dtype, len(mk.Data), p.Mask.Len())
+			}
+			for k, b := range mk.Data {
+				if b > 1 {
+					return fail("mask of %q holds %d at %d, want 0 or 1", p.Name, b, k)
+				}
+				if b == 0 && v[k] != 0 {
+					return fail("parameter %q is %v at masked position %d, want 0", p.Name, v[k], k)
+				}
+			}
+			masks[p.Name] = mk.Data
+		}
+		values[p.Name] = v
+	}
+	st := md.TrainingState
+	if md.Optimizer != nil {
+		os := optim.State{Step: md.Optimizer.Step, BaseLR: md.Optimizer.BaseLR, Slots: map[string]map[string][]float32{}}
+		for name, slots := range md.Optimizer.Slots {
+			os.Slots[name] = map[string][]float32{}
+			for _, slot := range slots {
+				a, ok := arrays["optim/"+name+"/"+slot]
+				if !ok {
+					return fail("optimizer slot %s of %q is missing", slot, name)
+				}
+				v, err := a.AsFloat32()
+				if err != nil {
+					return fail("%v", err)
+				}
+				os.Slots[name][slot] = v
+			}
+		}
+		st.Optimizer = &os
+	}
+	// Everything checked: write into the model.
+	for _, p := range m.params {
+		copy(p.Data(), values[p.Name])
+		if mk, ok := masks[p.Name]; ok {
+			d := p.Mask.Data()
+			for k, b := range mk {
+				d[k] = float32(b)
+			}
+			if err := p.Mask.Recount(); err != nil {
+				return fail("%v", err)
+			}
+		}
+	}
+	return st, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
