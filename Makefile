@@ -12,7 +12,8 @@ deps:
 train: deps
 	go run -tags openblas ./examples/fashion-mnist $(ARGS)
 
-test: deps
+test:
+	bash scripts/deps.sh test
 	go vet ./... && go vet -tags openblas ./... && go test ./...
 
 bench:

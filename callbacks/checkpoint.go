@@ -1,0 +1,168 @@
+package callbacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/graph"
+)
+
+// CheckpointConfig configures ModelCheckpoint.
+type CheckpointConfig struct {
+	// Dir is the directory the checkpoints are written to (created if
+	// missing). Required.
+	Dir string
+	// Every saves a periodic checkpoint every Every epochs (default 1), as
+	// Dir/epoch-NNNN.npz where NNNN is the number of completed epochs.
+	Every int
+	// KeepLast keeps only the KeepLast newest periodic checkpoints (0 keeps
+	// all).
+	KeepLast int
+	// Monitor, when set, also keeps Dir/best.npz: the checkpoint of the
+	// epoch with the best value of this Logs key (for example "val_acc").
+	Monitor string
+	// Mode is "min" or "max" for Monitor; "" picks max for keys containing
+	// "acc" and min otherwise.
+	Mode string
+	// BestOnly writes only best.npz, no periodic checkpoints.
+	BestOnly bool
+	// Config is stored in every checkpoint (as JSON) so a resume can check
+	// it is continuing the same run.
+	Config interface{}
+}
+
+// ModelCheckpoint saves the whole training state — weights, masks,
+// optimizer state, epoch and step, the state of Stateful callbacks and
+// Config — at epoch ends. Place it after the callbacks that rewire or change
+// state at epoch end, so their changes are included. Writes are atomic: a
+// crash never leaves a half-written checkpoint under a final name.
+type ModelCheckpoint struct {
+	graph.BaseCallback
+	cfg    CheckpointConfig
+	config json.RawMessage
+	best   float64
+	saved  []string
+}
+
+// NewModelCheckpoint validates cfg and returns the callback.
+func NewModelCheckpoint(cfg CheckpointConfig) (*ModelCheckpoint, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("model-checkpoint: Dir is required")
+	}
+	if cfg.Every == 0 {
+		cfg.Every = 1
+	}
+	if cfg.Every < 0 {
+		return nil, errors.Errorf("model-checkpoint: Every must be positive, got %d", cfg.Every)
+	}
+	if cfg.KeepLast < 0 {
+		return nil, errors.Errorf("model-checkpoint: KeepLast must not be negative, got %d", cfg.KeepLast)
+	}
+	if cfg.BestOnly && cfg.Monitor == "" {
+		return nil, errors.New("model-checkpoint: BestOnly needs Monitor")
+	}
+	switch cfg.Mode {
+	case "":
+		cfg.Mode = "min"
+		if strings.Contains(cfg.Monitor, "acc") {
+			cfg.Mode = "max"
+		}
+	case "min", "max":
+	default:
+		return nil, errors.Errorf("model-checkpoint: Mode must be min or max, got %q", cfg.Mode)
+	}
+	c := &ModelCheckpoint{cfg: cfg, best: math.Inf(1)}
+	if cfg.Mode == "max" {
+		c.best = math.Inf(-1)
+	}
+	if cfg.Config != nil {
+		js, err := json.Marshal(cfg.Config)
+		if err != nil {
+			return nil, errors.Wrap(err, "model-checkpoint: encode Config")
+		}
+		c.config = js
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, errors.Wrap(err, "model-checkpoint")
+	}
+	return c, nil
+}
+
+// Name returns "model-checkpoint".
+func (c *ModelCheckpoint) Name() string { return "model-checkpoint" }
+
+// OnEpochEnd writes the periodic and best checkpoints that are due.
+func (c *ModelCheckpoint) OnEpochEnd(ctx *graph.Context) error {
+	done := ctx.Epoch + 1
+	periodic := !c.cfg.BestOnly && done%c.cfg.Every == 0
+	better := false
+	if c.cfg.Monitor != "" {
+		v, ok := ctx.Logs[c.cfg.Monitor]
+		if !ok {
+			return errors.Errorf("monitored metric %q is not in the logs (have %s)", c.cfg.Monitor, strings.Join(logKeys(ctx.Logs), ", "))
+		}
+		better = (c.cfg.Mode == "min" && v < c.best) || (c.cfg.Mode == "max" && v > c.best)
+		if better {
+			c.best = v
+		}
+	}
+	if !periodic && !better {
+		return nil
+	}
+	st, err := graph.Capture(ctx)
+	if err != nil {
+		return err
+	}
+	st.Config = c.config
+	if periodic {
+		path := filepath.Join(c.cfg.Dir, fmt.Sprintf("epoch-%04d.npz", done))
+		if err := ctx.Model.SaveCheckpoint(path, st); err != nil {
+			return err
+		}
+		c.saved = append(c.saved, path)
+		if k := c.cfg.KeepLast; k > 0 && len(c.saved) > k {
+			for _, old := range c.saved[:len(c.saved)-k] {
+				if err := os.Remove(old); err != nil && !os.IsNotExist(err) {
+					return errors.Wrap(err, "remove old checkpoint")
+				}
+			}
+			c.saved = c.saved[len(c.saved)-k:]
+		}
+	}
+	if better {
+		if err := ctx.Model.SaveCheckpoint(filepath.Join(c.cfg.Dir, "best.npz"), st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LatestCheckpoint returns the periodic checkpoint with the most completed
+// epochs in dir, or an error naming dir when there is none.
+func LatestCheckpoint(dir string) (string, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, "epoch-*.npz"))
+	if err != nil {
+		return "", errors.Wrapf(err, "checkpoints in %s", dir)
+	}
+	if len(matches) == 0 {
+		return "", errors.Errorf("no checkpoint (epoch-NNNN.npz) in %s", dir)
+	}
+	sort.Strings(matches) // zero-padded epoch numbers sort in order
+	return matches[len(matches)-1], nil
+}
+
+func logKeys(m map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
