@@ -10,11 +10,13 @@ package graph
 import "C"
 
 import (
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/netlib/blas/netlib"
 	G "gorgonia.org/gorgonia"
 )
 
 func init() {
 	G.Use(netlib.Implementation{})
+	blas32.Use(netlib.Implementation{}) // g2g's own kernels (masked products, exported inference)
 	blasBackend = "OpenBLAS (cgo)"
 }

@@ -122,17 +122,19 @@ func (c *Context) Activations(l layers.Sparse) (in, out *tensor.Dense, ok bool) 
 // gradient every edge would receive if it were active, shaped (in, out). At
 // active edges it equals the weight gradient; at inactive ones it is what
 // RigL-style regrowth ranks by. Valid only during OnBatchEnd; do not keep or
-// modify it. ok is false when it is not available.
+// modify it. ok is false when the layer does not provide it.
 func (c *Context) DenseGrad(l layers.Sparse) (grad *tensor.Dense, ok bool) {
 	if c.prog == nil {
 		return nil, false
 	}
-	for _, t := range c.prog.taps {
-		if t.Layer != l || t.Product == nil || t.Product.Deriv() == nil {
-			continue
-		}
-		g, ok := t.Product.Deriv().Value().(*tensor.Dense)
-		return g, ok
+	dg, has := l.(interface{ DenseGrad() []float32 })
+	if !has {
+		return nil, false
 	}
-	return nil, false
+	g := dg.DenseGrad()
+	m := l.Mask()
+	if len(g) != m.Len() {
+		return nil, false
+	}
+	return tensor.New(tensor.WithShape(m.In, m.Out), tensor.WithBacking(g)), true
 }

@@ -113,9 +113,6 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 		var watch []interface{}
 		for _, t := range p.taps {
 			watch = append(watch, t.Input, t.Output)
-			if t.Product != nil && t.Product.Deriv() != nil {
-				watch = append(watch, t.Product.Deriv())
-			}
 		}
 		opts = append(opts, G.TraceExec(), G.WithWatchlist(watch...))
 	}

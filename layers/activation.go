@@ -63,6 +63,9 @@ func (l *ActivationLayer) Name() string { return l.name }
 // Params returns nil: activations have no parameters.
 func (l *ActivationLayer) Params() []*Param { return nil }
 
+// Activation returns the activation the layer applies.
+func (l *ActivationLayer) Activation() Activation { return l.act }
+
 // Forward applies the activation.
 func (l *ActivationLayer) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	x, err := oneInput(l, inputs)

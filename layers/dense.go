@@ -99,6 +99,12 @@ func affine(l Layer, b *Builder, x, w *G.Node, bias *Param, in int, act Activati
 	if err != nil {
 		return nil, wrap(l, err, "x·W")
 	}
+	return biasAct(l, b, y, bias, act)
+}
+
+// biasAct adds act(y + bias) to the graph (bias may be nil).
+func biasAct(l Layer, b *Builder, y *G.Node, bias *Param, act Activation) (*G.Node, error) {
+	var err error
 	if bias != nil {
 		if y, err = G.BroadcastAdd(y, b.Param(bias), nil, []byte{0}); err != nil {
 			return nil, wrap(l, err, "+b")

@@ -74,6 +74,9 @@ type G2G struct {
 	b     *Param
 	mask  *Mask
 	bound float64
+
+	dropDense bool      // do not keep the dense gradient
+	denseGrad []float32 // xᵀ·dy of the last training step
 }
 
 // NewG2G builds the layer: assigns ensembles, samples the mask and
@@ -276,23 +279,43 @@ func (l *G2G) Mask() *Mask { return l.mask }
 // MACs returns the multiply-accumulates per sample: the active edges.
 func (l *G2G) MACs() int { return l.mask.Active() }
 
-// Forward computes act(x·(W⊙M) + b) and records the layer's input and output.
+// Forward computes act(x·(W⊙M) + b) with one fused op (see maskedMul) and
+// records the layer's input and output.
 func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	x, err := oneInput(l, inputs)
 	if err != nil {
 		return nil, err
 	}
-	m := b.Constant(l.cfg.Name+"/mask", l.mask.Tensor())
-	wm, err := G.HadamardProd(b.Param(l.w), m)
-	if err != nil {
-		return nil, wrap(l, err, "W⊙M")
+	if x.Dims() != 2 || x.Shape()[1] != l.cfg.In {
+		return nil, errorf(l, "input shape %v, want (batch, %d)", x.Shape(), l.cfg.In)
 	}
-	y, err := affine(l, b, x, wm, l.b, l.cfg.In, l.cfg.Activation)
+	m := b.Constant(l.cfg.Name+"/mask", l.mask.Tensor())
+	// A graph input (op == nil) needs no gradient: skip computing it.
+	y, err := G.ApplyOp(&maskedMul{layer: l, diffX: x.Op() != nil}, x, b.Param(l.w), m)
 	if err != nil {
+		return nil, wrap(l, err, "x·(W⊙M)")
+	}
+	if y, err = biasAct(l, b, y, l.b, l.cfg.Activation); err != nil {
 		return nil, err
 	}
-	b.Record(l, x, y, wm)
+	b.Record(l, x, y, nil)
 	return y, nil
+}
+
+// KeepDenseGrad turns on or off (default on) keeping the dense gradient
+// xᵀ·dy of every training step, which DenseGrad returns. Keeping it costs
+// one copy of W per step.
+func (l *G2G) KeepDenseGrad(on bool) { l.dropDense = !on }
+
+// DenseGrad returns dLoss/d(W⊙M) = xᵀ·dy of the last training step, shaped
+// like W (In·Out, row-major): the gradient every edge would have received
+// had it been active. It is nil before the first step or when turned off
+// with KeepDenseGrad(false). The slice is overwritten by the next step.
+func (l *G2G) DenseGrad() []float32 {
+	if l.dropDense {
+		return nil
+	}
+	return l.denseGrad
 }
 
 // Prune deactivates the edges at the given flat indices and zeroes their

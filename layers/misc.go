@@ -37,6 +37,9 @@ func (l *Dropout) Name() string { return l.name }
 // Params returns nil.
 func (l *Dropout) Params() []*Param { return nil }
 
+// Rate returns the drop probability.
+func (l *Dropout) Rate() float64 { return l.rate }
+
 // Forward multiplies x by a fresh scaled Bernoulli mask in training graphs.
 func (l *Dropout) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	x, err := oneInput(l, inputs)

@@ -1,0 +1,227 @@
+package layers
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	"github.com/pkg/errors"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// maskedMul is a gorgonia op computing y = x·(W⊙M) for x (batch, in), W and
+// M (in, out), with its own backward ops:
+//
+//	dx = dy·(W⊙M)ᵀ   (maskedMulT)
+//	dW = (xᵀ·dy)⊙M   (maskedGrad)
+//	dM: none — the mask is not learnable, so no work is spent on it.
+//
+// Compared with composing HadamardProd and Mul, it skips the mask's gradient,
+// the intermediate W⊙M node and its gradient, and, for a layer reading the
+// model input, the unused input gradient. It reuses its output buffers across
+// steps. Matrix products go through gonum's blas32, which binaries built with
+// -tags openblas route to OpenBLAS.
+type maskedMul struct {
+	layer *G2G
+	diffX bool // whether x needs a gradient (false when x is a graph input)
+	out   []float32
+	wm    []float32
+}
+
+func hashOp(h hash.Hash, s string) { fmt.Fprint(h, s) }
+
+func opHash(op G.Op) uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+func (op *maskedMul) Arity() int { return 3 }
+func (op *maskedMul) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a, a, a)
+}
+func (op *maskedMul) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return matShape(in, 0, 0, 1, 1)
+}
+func (op *maskedMul) ReturnsPtr() bool      { return false }
+func (op *maskedMul) CallsExtern() bool     { return false }
+func (op *maskedMul) OverwritesInput() int  { return -1 }
+func (op *maskedMul) WriteHash(h hash.Hash) { hashOp(h, fmt.Sprintf("maskedMul(%p)", op)) }
+func (op *maskedMul) Hashcode() uint32      { return opHash(op) }
+func (op *maskedMul) String() string        { return "x·(W⊙M)[" + op.layer.Name() + "]" }
+func (op *maskedMul) DiffWRT(int) []bool    { return []bool{op.diffX, true, false} }
+
+func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
+	x, w, m, err := three(vals)
+	if err != nil {
+		return nil, errors.Wrap(err, op.String())
+	}
+	batch, in, out := len(x)/op.layer.cfg.In, op.layer.cfg.In, op.layer.cfg.Out
+	op.wm = masked(op.wm, w, m)
+	op.out = grow(op.out, batch*out)
+	gemm(blas.NoTrans, blas.NoTrans, batch, out, in, x, in, op.wm, out, op.out, out)
+	return tensor.New(tensor.WithShape(batch, out), tensor.WithBacking(op.out)), nil
+}
+
+func (op *maskedMul) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	x, w, m := inputs[0], inputs[1], inputs[2]
+	var dx *G.Node
+	var err error
+	if op.diffX {
+		if dx, err = G.ApplyOp(&maskedMulT{layer: op.layer}, grad, w, m); err != nil {
+			return nil, err
+		}
+	}
+	dw, err := G.ApplyOp(&maskedGrad{layer: op.layer}, x, grad, m)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw, nil}, nil
+}
+
+// maskedMulT computes dx = dy·(W⊙M)ᵀ from (dy, W, M).
+type maskedMulT struct {
+	layer *G2G
+	out   []float32
+	wm    []float32
+}
+
+func (op *maskedMulT) Arity() int { return 3 }
+func (op *maskedMulT) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a, a, a)
+}
+func (op *maskedMulT) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return matShape(in, 0, 0, 1, 0)
+}
+func (op *maskedMulT) ReturnsPtr() bool      { return false }
+func (op *maskedMulT) CallsExtern() bool     { return false }
+func (op *maskedMulT) OverwritesInput() int  { return -1 }
+func (op *maskedMulT) WriteHash(h hash.Hash) { hashOp(h, fmt.Sprintf("maskedMulT(%p)", op)) }
+func (op *maskedMulT) Hashcode() uint32      { return opHash(op) }
+func (op *maskedMulT) String() string        { return "dy·(W⊙M)ᵀ[" + op.layer.Name() + "]" }
+
+func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
+	dy, w, m, err := three(vals)
+	if err != nil {
+		return nil, errors.Wrap(err, op.String())
+	}
+	in, out := op.layer.cfg.In, op.layer.cfg.Out
+	batch := len(dy) / out
+	op.wm = masked(op.wm, w, m)
+	op.out = grow(op.out, batch*in)
+	gemm(blas.NoTrans, blas.Trans, batch, in, out, dy, out, op.wm, out, op.out, in)
+	return tensor.New(tensor.WithShape(batch, in), tensor.WithBacking(op.out)), nil
+}
+
+// maskedGrad computes dW = (xᵀ·dy)⊙M from (x, dy, M), keeping the unmasked
+// product xᵀ·dy — the dense gradient RigL ranks inactive edges by — in the
+// layer when asked to.
+type maskedGrad struct {
+	layer *G2G
+	out   []float32
+}
+
+func (op *maskedGrad) Arity() int { return 3 }
+func (op *maskedGrad) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a, a, a)
+}
+func (op *maskedGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return matShape(in, 0, 1, 1, 1)
+}
+func (op *maskedGrad) ReturnsPtr() bool      { return false }
+func (op *maskedGrad) CallsExtern() bool     { return false }
+func (op *maskedGrad) OverwritesInput() int  { return -1 }
+func (op *maskedGrad) WriteHash(h hash.Hash) { hashOp(h, fmt.Sprintf("maskedGrad(%p)", op)) }
+func (op *maskedGrad) Hashcode() uint32      { return opHash(op) }
+func (op *maskedGrad) String() string        { return "(xᵀ·dy)⊙M[" + op.layer.Name() + "]" }
+
+func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
+	x, dy, m, err := three(vals)
+	if err != nil {
+		return nil, errors.Wrap(err, op.String())
+	}
+	in, out := op.layer.cfg.In, op.layer.cfg.Out
+	batch := len(x) / in
+	op.out = grow(op.out, in*out)
+	gemm(blas.Trans, blas.NoTrans, in, out, batch, x, in, dy, out, op.out, out)
+	if !op.layer.dropDense {
+		op.layer.denseGrad = grow(op.layer.denseGrad, in*out)
+		copy(op.layer.denseGrad, op.out)
+	}
+	for k, v := range m {
+		if v == 0 {
+			op.out[k] = 0
+		}
+	}
+	return tensor.New(tensor.WithShape(in, out), tensor.WithBacking(op.out)), nil
+}
+
+// matShape returns (rows of input a along axis ra, cols of input b along axis rb).
+func matShape(in []G.DimSizer, a, ra, b, rb int) (tensor.Shape, error) {
+	if len(in) != 3 {
+		return nil, errors.Errorf("want 3 inputs, got %d", len(in))
+	}
+	sa, ok1 := in[a].(tensor.Shape)
+	sb, ok2 := in[b].(tensor.Shape)
+	if !ok1 || !ok2 || len(sa) != 2 || len(sb) != 2 {
+		return nil, errors.Errorf("want two matrices, got %v and %v", in[a], in[b])
+	}
+	return tensor.Shape{sa[ra], sb[rb]}, nil
+}
+
+func three(vals []G.Value) (a, b, c []float32, err error) {
+	if len(vals) != 3 {
+		return nil, nil, nil, errors.Errorf("want 3 inputs, got %d", len(vals))
+	}
+	var out [3][]float32
+	for i, v := range vals {
+		t, ok := v.(*tensor.Dense)
+		if !ok {
+			return nil, nil, nil, errors.Errorf("input %d is %T, want a dense tensor", i, v)
+		}
+		if out[i], ok = t.Data().([]float32); !ok {
+			return nil, nil, nil, errors.Errorf("input %d is %v, want float32", i, t.Dtype())
+		}
+	}
+	return out[0], out[1], out[2], nil
+}
+
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) < n {
+		return make([]float32, n)
+	}
+	return buf[:n]
+}
+
+// masked writes w⊙m into buf (reallocated if too small) and returns it.
+func masked(buf, w, m []float32) []float32 {
+	buf = grow(buf, len(w))
+	for k, v := range w {
+		buf[k] = v * m[k]
+	}
+	return buf
+}
+
+// gemm computes c = op(a)·op(b) for row-major float32 matrices, c being
+// m × n and the inner dimension k.
+func gemm(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	ar, ac := m, k
+	if ta == blas.Trans {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tb == blas.Trans {
+		br, bc = n, k
+	}
+	blas32.Gemm(ta, tb, 1,
+		blas32.General{Rows: ar, Cols: ac, Stride: lda, Data: a},
+		blas32.General{Rows: br, Cols: bc, Stride: ldb, Data: b},
+		0, blas32.General{Rows: m, Cols: n, Stride: ldc, Data: c})
+}
