@@ -1,0 +1,127 @@
+package graph
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/g2g-ml/g2g/layers"
+)
+
+func checkSamePredictions(t *testing.T, m *Model, x []float32) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "model.npz")
+	if err := m.Export(path); err != nil {
+		t.Fatal(err)
+	}
+	inf, err := LoadInference(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.Predict(x, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := SparseCrossover
+	SparseCrossover = 2 // force the edge-by-edge kernel
+	sp, err := LoadInference(path)
+	SparseCrossover = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bs := range []int{1, 3, 100} {
+		for _, inf := range []*Inference{inf, sp} {
+			got, err := inf.Predict(x, bs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("batch %d: %d logits, want %d", bs, len(got), len(want))
+			}
+			for k := range got {
+				if math.Abs(float64(got[k]-want[k])) > 1e-5*(1+math.Abs(float64(want[k]))) {
+					t.Fatalf("batch %d: logit %d = %v, model gives %v", bs, k, got[k], want[k])
+				}
+			}
+		}
+	}
+}
+
+func TestExportPredictsLikeTheModel(t *testing.T) {
+	m := smallModel(t, 101)
+	d := toyData(23, 6, 3, 102)
+	checkSamePredictions(t, m, d.X)
+}
+
+func TestExportFunctionalModel(t *testing.T) {
+	in := Input("x", 6)
+	h := Apply(mustG2G(t, layers.G2GConfig{Name: "a", In: 6, Out: 6, Groups: 2, Density: 0.6, Activation: layers.ReLU, Seed: 1}), in)
+	h2 := Apply(mustG2G(t, layers.G2GConfig{Name: "b", In: 6, Out: 6, Groups: 3, Density: 0.5, Seed: 2}), h)
+	act, _ := layers.NewActivation("act", layers.Tanh)
+	add, _ := layers.NewAdd("skip")
+	cat, _ := layers.NewConcat("cat")
+	drop, _ := layers.NewDropout("drop", 0.5, 1)
+	out := Apply(mustDense(t, layers.DenseConfig{Name: "out", In: 12, Out: 3, Activation: layers.Sigmoid, Seed: 3}),
+		Apply(drop, Apply(cat, Apply(act, Apply(add, h, h2)), in)))
+	m, err := NewModel(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSamePredictions(t, m, toyData(11, 6, 3, 4).X)
+}
+
+func TestExportConvModel(t *testing.T) {
+	conv, err := layers.NewConv2D(layers.Conv2DConfig{Name: "patch", InChannels: 2, OutChannels: 3, Height: 8, Width: 8,
+		Kernel: 3, Stride: 2, Padding: 1, Activation: layers.ReLU, Flatten: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range conv.Bias().Data() {
+		conv.Bias().Data()[k] = 0.05 * float32(k)
+	}
+	w := conv.OutputShape()[0]
+	g := mustG2G(t, layers.G2GConfig{Name: "g", In: w, Out: 8, Groups: 2, Density: 0.5, Activation: layers.ReLU, Seed: 2})
+	m, err := Sequential([]int{2, 8, 8}, conv, g, mustDense(t, layers.DenseConfig{Name: "out", In: 8, Out: 3, Seed: 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSamePredictions(t, m, toyData(5, 128, 3, 5).X)
+}
+
+func TestExportIsCompactAndChecked(t *testing.T) {
+	g := mustG2G(t, layers.G2GConfig{Name: "g", In: 256, Out: 256, Groups: 8, Density: 0.125, Sampling: layers.SampleExact, Seed: 1})
+	m, err := Sequential([]int{256}, g, mustDense(t, layers.DenseConfig{Name: "out", In: 256, Out: 2, Seed: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	exp, ck := filepath.Join(dir, "e.npz"), filepath.Join(dir, "c.npz")
+	if err := m.Export(exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SaveCheckpoint(ck, TrainingState{}); err != nil {
+		t.Fatal(err)
+	}
+	se, _ := os.Stat(exp)
+	sc, _ := os.Stat(ck)
+	// 8192 active edges at 12 bytes each (int64 index + float32) vs 65536
+	// float32 weights plus the mask.
+	if se.Size() > sc.Size()/2 {
+		t.Fatalf("export %d bytes, checkpoint %d: not compact", se.Size(), sc.Size())
+	}
+	raw, _ := os.ReadFile(exp)
+	bad := filepath.Join(dir, "bad.npz")
+	os.WriteFile(bad, raw[:len(raw)-50], 0o644)
+	if _, err := LoadInference(bad); err == nil || !strings.Contains(err.Error(), "bad.npz") {
+		t.Fatalf("truncated export: %v", err)
+	}
+	if _, err := LoadInference(ck); err == nil || !strings.Contains(err.Error(), "not a g2g exported model") {
+		t.Fatalf("checkpoint loaded as export: %v", err)
+	}
+	inf, _ := LoadInference(exp)
+	if _, err := inf.Predict(make([]float32, 255), 4); err == nil {
+		t.Fatal("ragged input accepted")
+	}
+}
