@@ -1,0 +1,295 @@
+// Command bench measures g2g's training and inference speed on design.md §5's
+// Fashion-MNIST models — dense, and G2G at several densities — and, in the
+// same invocation, a PyTorch reference training the same models the way a
+// PyTorch user of the paper would (F.linear(x, W*M)), with the same batch,
+// optimizer (Adam) and thread count. It prints a table with the ratios.
+//
+//	go run -tags openblas ./examples/bench            # all models, with PyTorch
+//	go run -tags openblas ./examples/bench -torch=false -models g2g:0.25
+//
+// Every measurement runs in a child process of its own, so peak RSS is the
+// model's alone. Data is random: speed does not depend on it.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/datasets"
+	"github.com/g2g-ml/g2g/examples/internal/g2gnet"
+	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/optim"
+)
+
+// measurement is one model's numbers, as printed by a child process.
+type measurement struct {
+	Framework  string  `json:"framework"`
+	Model      string  `json:"model"`
+	Density    float64 `json:"density"`
+	SecPerStep float64 `json:"sec_per_step"`
+	InferSec   float64 `json:"infer_sec"`
+	ExportSec  float64 `json:"export_infer_sec,omitempty"`
+	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	Allocs     float64 `json:"allocs_per_step,omitempty"`
+	BytesStep  float64 `json:"bytes_per_step,omitempty"`
+	MACs       int     `json:"macs_per_sample,omitempty"`
+	Threads    int     `json:"threads"`
+}
+
+type options struct {
+	models       string
+	batch, steps int
+	threads      int
+	torch        bool
+	python       string
+	child        string
+	jsonOut      bool
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.models, "models", "dense,g2g:0.5,g2g:0.25,g2g:0.125", "comma-separated models: dense or g2g:DENSITY")
+	fs.IntVar(&o.batch, "batch", 256, "batch size")
+	fs.IntVar(&o.steps, "steps", 40, "measured training steps per model (after 5 warm-up steps)")
+	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "threads for Go (GOMAXPROCS), OpenBLAS and PyTorch")
+	fs.BoolVar(&o.torch, "torch", true, "also run the PyTorch reference (needs python3 with torch: Debian python3-torch)")
+	fs.StringVar(&o.python, "python", "/usr/bin/python3", "python interpreter for the PyTorch reference")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the measurements as JSON lines instead of a table")
+	fs.StringVar(&o.child, "child", "", "internal: measure one model in this process")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.batch < 1 || o.steps < 1 || o.threads < 1 {
+		return errors.New("-batch, -steps and -threads must be at least 1")
+	}
+	if o.child != "" {
+		m, err := measure(o)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(m)
+	}
+	specs := strings.Split(o.models, ",")
+	for _, s := range specs {
+		if _, _, err := parseModel(s); err != nil {
+			return err
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), "OPENBLAS_NUM_THREADS="+strconv.Itoa(o.threads), "GOMAXPROCS="+strconv.Itoa(o.threads),
+		"OMP_NUM_THREADS="+strconv.Itoa(o.threads))
+	var results []measurement
+	for _, s := range specs {
+		fmt.Fprintf(stderr, "measuring g2g %s ...\n", s)
+		m, err := child(env, self, "-child", s, "-batch", strconv.Itoa(o.batch), "-steps", strconv.Itoa(o.steps), "-threads", strconv.Itoa(o.threads))
+		if err != nil {
+			return errors.Wrapf(err, "g2g %s", s)
+		}
+		results = append(results, m)
+		if o.torch {
+			model, d, _ := parseModel(s)
+			fmt.Fprintf(stderr, "measuring pytorch %s ...\n", s)
+			script := filepath.Join(sourceDir(), "torch_ref.py")
+			pm, err := child(env, o.python, script, "--model", model, "--density", fmt.Sprint(d),
+				"--batch", strconv.Itoa(o.batch), "--steps", strconv.Itoa(o.steps), "--threads", strconv.Itoa(o.threads))
+			if err != nil {
+				return errors.Wrapf(err, "pytorch %s (install Debian python3-torch, or pass -torch=false)", s)
+			}
+			results = append(results, pm)
+		}
+	}
+	if o.jsonOut {
+		enc := json.NewEncoder(stdout)
+		for _, r := range results {
+			enc.Encode(r)
+		}
+		return nil
+	}
+	return table(stdout, results, o)
+}
+
+// sourceDir finds examples/bench relative to the working directory (go run
+// from the repository root) or the executable.
+func sourceDir() string {
+	for _, d := range []string{"examples/bench", "."} {
+		if _, err := os.Stat(filepath.Join(d, "torch_ref.py")); err == nil {
+			return d
+		}
+	}
+	return "examples/bench"
+}
+
+func parseModel(s string) (model string, density float64, err error) {
+	if s == "dense" {
+		return "dense", 1, nil
+	}
+	if d, ok := strings.CutPrefix(s, "g2g:"); ok {
+		density, err = strconv.ParseFloat(d, 64)
+		if err == nil && density > 0 && density <= 1 {
+			return "g2g", density, nil
+		}
+	}
+	return "", 0, errors.Errorf("model %q: want dense or g2g:DENSITY with DENSITY in (0, 1]", s)
+}
+
+func child(env []string, name string, args ...string) (measurement, error) {
+	var m measurement
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return m, errors.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		return m, errors.Errorf("unreadable result %q", out.String())
+	}
+	return m, nil
+}
+
+func measure(o options) (measurement, error) {
+	model, density, err := parseModel(o.child)
+	if err != nil {
+		return measurement{}, err
+	}
+	runtime.GOMAXPROCS(o.threads)
+	cfg := g2gnet.Reference()
+	cfg.Model, cfg.Density = model, density
+	if density == 1 {
+		cfg.Model = "dense"
+	}
+	m, err := g2gnet.MLP(cfg)
+	if err != nil {
+		return measurement{}, err
+	}
+	opt, err := optim.NewAdam(optim.AdamConfig{LR: 1e-3})
+	if err != nil {
+		return measurement{}, err
+	}
+	warm := randomData(5*o.batch, 1)
+	data := randomData(o.steps*o.batch, 2)
+	if _, err := m.Fit(warm, graph.FitConfig{Epochs: 1, BatchSize: o.batch, Optimizer: opt}); err != nil {
+		return measurement{}, err
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	if _, err := m.Fit(data, graph.FitConfig{Epochs: 1, BatchSize: o.batch, Optimizer: opt}); err != nil {
+		return measurement{}, err
+	}
+	train := time.Since(start).Seconds() / float64(o.steps)
+	runtime.ReadMemStats(&after)
+
+	test := randomData(10000, 3)
+	if _, err := m.Predict(test.X[:1000*784], 1000); err != nil {
+		return measurement{}, err
+	}
+	start = time.Now()
+	if _, err := m.Predict(test.X, 1000); err != nil {
+		return measurement{}, err
+	}
+	infer := time.Since(start).Seconds()
+
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("g2g-bench-%d.npz", os.Getpid()))
+	defer os.Remove(path)
+	if err := m.Export(path); err != nil {
+		return measurement{}, err
+	}
+	inf, err := graph.LoadInference(path)
+	if err != nil {
+		return measurement{}, err
+	}
+	start = time.Now()
+	if _, err := inf.Predict(test.X, 1000); err != nil {
+		return measurement{}, err
+	}
+	exported := time.Since(start).Seconds()
+
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return measurement{
+		Framework: "g2g (" + graph.BLAS() + ")", Model: model, Density: density,
+		SecPerStep: train, InferSec: infer, ExportSec: exported,
+		PeakRSSMB: float64(ru.Maxrss) / 1024,
+		Allocs:    float64(after.Mallocs-before.Mallocs) / float64(o.steps),
+		BytesStep: float64(after.TotalAlloc-before.TotalAlloc) / float64(o.steps),
+		MACs:      m.MACs(), Threads: o.threads,
+	}, nil
+}
+
+func randomData(n int, seed int64) *datasets.Dataset {
+	rng := rand.New(rand.NewSource(seed))
+	d := &datasets.Dataset{Name: "random", X: make([]float32, n*784), Y: make([]int, n), Shape: []int{784}, Classes: 10}
+	for i := range d.X {
+		d.X[i] = rng.Float32()
+	}
+	for i := range d.Y {
+		d.Y[i] = rng.Intn(10)
+	}
+	return d
+}
+
+func table(w io.Writer, rs []measurement, o options) error {
+	steps := (60000 + o.batch - 1) / o.batch
+	torch := map[string]measurement{}
+	for _, r := range rs {
+		if strings.HasPrefix(r.Framework, "pytorch") {
+			torch[fmt.Sprint(r.Model, r.Density)] = r
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "framework\tmodel\ts/epoch\tsamples/s\tGFLOP/s\tpeak RSS MB\tallocs/step\tinfer 10k s\texported infer s\tvs PyTorch train\tvs PyTorch infer\t")
+	for _, r := range rs {
+		name := r.Model
+		if r.Model == "g2g" {
+			name = fmt.Sprintf("g2g d=%g", r.Density)
+		}
+		sps := float64(o.batch) / r.SecPerStep
+		gflops, allocs, exp, vsT, vsI := "-", "-", "-", "-", "-"
+		if r.MACs > 0 {
+			// Training costs about 3 passes of 2 FLOPs per active multiply-accumulate.
+			gflops = fmt.Sprintf("%.1f", 6*float64(r.MACs)*sps/1e9)
+			allocs = fmt.Sprintf("%.0f", r.Allocs)
+			exp = fmt.Sprintf("%.2f", r.ExportSec)
+			if t, ok := torch[fmt.Sprint(r.Model, r.Density)]; ok {
+				vsT = fmt.Sprintf("%.2fx", r.SecPerStep/t.SecPerStep)
+				vsI = fmt.Sprintf("%.2fx", min(r.InferSec, r.ExportSec)/t.InferSec)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%s\t%.0f\t%s\t%.2f\t%s\t%s\t%s\t\n", r.Framework, name,
+			r.SecPerStep*float64(steps), sps, gflops, r.PeakRSSMB, allocs, r.InferSec, exp, vsT, vsI)
+	}
+	fmt.Fprintf(tw, "\nbatch %d, %d measured steps, %d threads; s/epoch = s/step × %d steps of Fashion-MNIST\n", o.batch, o.steps, o.threads, steps)
+	return tw.Flush()
+}
