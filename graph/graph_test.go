@@ -390,6 +390,9 @@ func (a *actProbe) OnBatchEnd(c *Context) error {
 
 func TestDenseGradExtendsWeightGradToInactiveEdges(t *testing.T) {
 	m := smallModel(t, 43)
+	// g1's mask leaves blocks empty, so block kernels run and the dense
+	// gradient is dropped unless asked for.
+	m.SparseLayers()[0].(*layers.G2G).KeepDenseGrad(true)
 	d := toyData(12, 6, 3, 44)
 	_, grads := lossAndGrads(t, m, d)
 	probe := &actProbe{}
@@ -495,5 +498,46 @@ func TestNaNLossStopsWithError(t *testing.T) {
 	_, err := m.Fit(d, FitConfig{Epochs: 1, BatchSize: 20, Optimizer: opt})
 	if err == nil || !strings.Contains(err.Error(), "loss is NaN") || !strings.Contains(err.Error(), "epoch 0, step 0") {
 		t.Fatalf("NaN loss: err = %v", err)
+	}
+}
+
+func TestBlockKernelsMatchDenseKernels(t *testing.T) {
+	build := func() *Model {
+		g1 := mustG2G(t, layers.G2GConfig{Name: "g1", In: 12, Out: 16, Groups: 4, Density: 0.5, Sampling: layers.SampleBlocks, Activation: layers.Tanh, Seed: 5})
+		g2 := mustG2G(t, layers.G2GConfig{Name: "g2", In: 16, Out: 8, Groups: 4, Density: 0.25, Sampling: layers.SampleBlocks, Activation: layers.Tanh, Seed: 6})
+		m, err := Sequential([]int{12}, g1, g2, mustDense(t, layers.DenseConfig{Name: "out", In: 8, Out: 3, Seed: 7}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	d := toyData(10, 12, 3, 8)
+	run := func(crossover float64) (float64, map[string][]float32, bool) {
+		saved := layers.BlockCrossover
+		layers.BlockCrossover = crossover
+		defer func() { layers.BlockCrossover = saved }()
+		m := build()
+		loss, g := lossAndGrads(t, m, d)
+		out := map[string][]float32{}
+		for p, v := range g {
+			out[p.Name] = v
+		}
+		on, _ := m.SparseLayers()[1].(*layers.G2G).BlockKernels()
+		return loss, out, on
+	}
+	lb, gb, onB := run(0.75)
+	ld, gd, onD := run(-1)
+	if !onB || onD {
+		t.Fatalf("block kernels on: %v with crossover 0.75 (want true), %v with -1 (want false)", onB, onD)
+	}
+	if math.Abs(lb-ld) > 1e-6 {
+		t.Fatalf("loss %v with block kernels, %v with dense", lb, ld)
+	}
+	for name, v := range gd {
+		for k := range v {
+			if math.Abs(float64(v[k]-gb[name][k])) > 1e-6 {
+				t.Fatalf("%s[%d]: block %v, dense %v", name, k, gb[name][k], v[k])
+			}
+		}
 	}
 }

@@ -21,6 +21,12 @@ const (
 	// SampleExact keeps exactly round(Intra·#intra) intra edges and
 	// round(Inter·#inter) inter edges, chosen uniformly at random.
 	SampleExact Sampling = "exact"
+	// SampleBlocks is the ensemble-level variant: whole (input ensemble,
+	// output ensemble) blocks are on or off. Each output ensemble receives
+	// its own input ensemble plus k = Density·Groups − 1 others, drawn at
+	// random, so Density·Groups must be a whole number. Such masks run on
+	// block-sparse kernels whose cost scales with the density.
+	SampleBlocks Sampling = "blocks"
 )
 
 // G2GConfig configures an ensemble-to-ensemble masked dense layer.
@@ -75,9 +81,18 @@ type G2G struct {
 	mask  *Mask
 	bound float64
 
-	dropDense bool      // do not keep the dense gradient
-	denseGrad []float32 // xᵀ·dy of the last training step
+	denseMode denseMode // when to keep the dense gradient
+	denseGrad []float32 // xᵀ·dy of the last training step, or nil
+	plan      blockPlan // block structure of the mask, for the kernels
 }
+
+type denseMode int
+
+const (
+	denseAuto denseMode = iota // keep it unless block kernels run
+	denseOn
+	denseOff
+)
 
 // NewG2G builds the layer: assigns ensembles, samples the mask and
 // initializes the weights (zero at masked positions).
@@ -106,8 +121,16 @@ func NewG2G(cfg G2GConfig) (*G2G, error) {
 	if cfg.Sampling == "" {
 		cfg.Sampling = SampleBernoulli
 	}
-	if cfg.Sampling != SampleBernoulli && cfg.Sampling != SampleExact {
-		return fail("unknown Sampling %q (want bernoulli or exact)", cfg.Sampling)
+	if cfg.Sampling != SampleBernoulli && cfg.Sampling != SampleExact && cfg.Sampling != SampleBlocks {
+		return fail("unknown Sampling %q (want bernoulli, exact or blocks)", cfg.Sampling)
+	}
+	if cfg.Sampling == SampleBlocks {
+		if cfg.Density == 0 || cfg.Intra != 1 {
+			return fail("blocks sampling needs a Density and Intra = 1")
+		}
+		if k := cfg.Density * float64(cfg.Groups); math.Abs(k-math.Round(k)) > 1e-9 || math.Round(k) < 1 {
+			return fail("blocks sampling: Density·Groups = %v must be a whole number ≥ 1 (each output ensemble takes whole input ensembles)", k)
+		}
 	}
 	if cfg.Grouping == "" {
 		cfg.Grouping = GroupIndex
@@ -185,6 +208,31 @@ func intraPairs(inG, outG []int, g int) int {
 }
 
 func sampleMask(m *Mask, cfg G2GConfig, nIntra, nInter int, rng *rand.Rand) {
+	if cfg.Sampling == SampleBlocks {
+		g := cfg.Groups
+		k := int(math.Round(cfg.Density*float64(g))) - 1
+		on := make([][]bool, g) // on[outGroup][inGroup]
+		for j := range on {
+			on[j] = make([]bool, g)
+			on[j][j] = true
+			others := make([]int, 0, g-1)
+			for i := 0; i < g; i++ {
+				if i != j {
+					others = append(others, i)
+				}
+			}
+			for _, p := range rng.Perm(len(others))[:k] {
+				on[j][others[p]] = true
+			}
+		}
+		for k := 0; k < m.Len(); k++ {
+			i, j := m.Edge(k)
+			if on[m.OutGroup[j]][m.InGroup[i]] {
+				m.Set(k)
+			}
+		}
+		return
+	}
 	if cfg.Sampling == SampleBernoulli {
 		for k := 0; k < m.Len(); k++ {
 			p := cfg.Inter
@@ -302,20 +350,32 @@ func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	return y, nil
 }
 
-// KeepDenseGrad turns on or off (default on) keeping the dense gradient
-// xᵀ·dy of every training step, which DenseGrad returns. Keeping it costs
-// one copy of W per step.
-func (l *G2G) KeepDenseGrad(on bool) { l.dropDense = !on }
+// KeepDenseGrad forces keeping (true) or dropping (false) the dense gradient
+// xᵀ·dy of every training step, which DenseGrad returns. By default it is
+// kept unless the mask is block-sparse enough for the block kernels (see
+// SampleBlocks), where computing it would cost a full dense product; a
+// callback that ranks inactive edges by gradient (RigL) turns it on.
+func (l *G2G) KeepDenseGrad(on bool) {
+	l.denseMode = denseOff
+	if on {
+		l.denseMode = denseOn
+	}
+	l.denseGrad = nil
+}
 
 // DenseGrad returns dLoss/d(W⊙M) = xᵀ·dy of the last training step, shaped
 // like W (In·Out, row-major): the gradient every edge would have received
-// had it been active. It is nil before the first step or when turned off
-// with KeepDenseGrad(false). The slice is overwritten by the next step.
-func (l *G2G) DenseGrad() []float32 {
-	if l.dropDense {
-		return nil
-	}
-	return l.denseGrad
+// had it been active. It is nil before the first step and when the last step
+// did not keep it (see KeepDenseGrad). The slice is overwritten by the next
+// step.
+func (l *G2G) DenseGrad() []float32 { return l.denseGrad }
+
+// BlockKernels reports whether the layer's products currently run on the
+// block-sparse kernels (which skip empty ensemble blocks), and the fraction
+// of ensemble blocks they compute.
+func (l *G2G) BlockKernels() (on bool, blockFraction float64) {
+	p := l.blockPlan()
+	return p.use, float64(len(p.active)) / float64(l.cfg.Groups*l.cfg.Groups)
 }
 
 // Prune deactivates the edges at the given flat indices and zeroes their

@@ -204,3 +204,41 @@ func TestMaskIntraFractionByHand(t *testing.T) {
 		t.Fatal("IsIntra wrong")
 	}
 }
+
+func TestBlockSamplingTakesWholeEnsembles(t *testing.T) {
+	l := newTestG2G(t, G2GConfig{In: 64, Out: 32, Groups: 8, Density: 0.25, Sampling: SampleBlocks, Seed: 3})
+	m := l.Mask()
+	if m.Active() != 64*32/4 {
+		t.Fatalf("active %d, want %d", m.Active(), 64*32/4)
+	}
+	// Every (input ensemble, output ensemble) block is all on or all off,
+	// each output ensemble has its own block plus exactly one other.
+	on := map[[2]int]int{}
+	for k := 0; k < m.Len(); k++ {
+		i, j := m.Edge(k)
+		if m.Has(k) {
+			on[[2]int{m.InGroup[i], m.OutGroup[j]}]++
+		}
+	}
+	perOut := map[int]int{}
+	for b, n := range on {
+		if n != 8*4 {
+			t.Fatalf("block %v has %d of 32 edges", b, n)
+		}
+		perOut[b[1]]++
+		if b[0] == b[1] {
+			perOut[b[1]+100]++
+		}
+	}
+	for j := 0; j < 8; j++ {
+		if perOut[j] != 2 || perOut[j+100] != 1 {
+			t.Fatalf("output ensemble %d: %d blocks, own block %d", j, perOut[j], perOut[j+100])
+		}
+	}
+	if on, frac := l.BlockKernels(); !on || frac != 0.25 {
+		t.Fatalf("block kernels %v on %v of the blocks", on, frac)
+	}
+	if _, err := NewG2G(G2GConfig{Name: "b", In: 64, Out: 32, Groups: 8, Density: 0.3, Sampling: SampleBlocks}); err == nil || !strings.Contains(err.Error(), "whole number") {
+		t.Fatalf("density 0.3 with 8 groups: %v", err)
+	}
+}

@@ -62,9 +62,20 @@ func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
 		return nil, errors.Wrap(err, op.String())
 	}
 	batch, in, out := len(x)/op.layer.cfg.In, op.layer.cfg.In, op.layer.cfg.Out
-	op.wm = masked(op.wm, w, m)
 	op.out = grow(op.out, batch*out)
-	gemm(blas.NoTrans, blas.NoTrans, batch, out, in, x, in, op.wm, out, op.out, out)
+	if p := op.layer.blockPlan(); p.use {
+		op.wm = p.masked(op.wm, w, m, out)
+		clear(op.out)
+		for _, b := range p.active {
+			gi, gj := b[0], b[1]
+			ni, nj := p.inHi[gi]-p.inLo[gi], p.outHi[gj]-p.outLo[gj]
+			gemmAcc(blas.NoTrans, blas.NoTrans, batch, nj, ni,
+				x[p.inLo[gi]:], in, op.wm[p.inLo[gi]*out+p.outLo[gj]:], out, op.out[p.outLo[gj]:], out)
+		}
+	} else {
+		op.wm = masked(op.wm, w, m)
+		gemm(blas.NoTrans, blas.NoTrans, batch, out, in, x, in, op.wm, out, op.out, out)
+	}
 	return tensor.New(tensor.WithShape(batch, out), tensor.WithBacking(op.out)), nil
 }
 
@@ -113,9 +124,20 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 	}
 	in, out := op.layer.cfg.In, op.layer.cfg.Out
 	batch := len(dy) / out
-	op.wm = masked(op.wm, w, m)
 	op.out = grow(op.out, batch*in)
-	gemm(blas.NoTrans, blas.Trans, batch, in, out, dy, out, op.wm, out, op.out, in)
+	if p := op.layer.blockPlan(); p.use {
+		op.wm = p.masked(op.wm, w, m, out)
+		clear(op.out)
+		for _, b := range p.active {
+			gi, gj := b[0], b[1]
+			ni, nj := p.inHi[gi]-p.inLo[gi], p.outHi[gj]-p.outLo[gj]
+			gemmAcc(blas.NoTrans, blas.Trans, batch, ni, nj,
+				dy[p.outLo[gj]:], out, op.wm[p.inLo[gi]*out+p.outLo[gj]:], out, op.out[p.inLo[gi]:], in)
+		}
+	} else {
+		op.wm = masked(op.wm, w, m)
+		gemm(blas.NoTrans, blas.Trans, batch, in, out, dy, out, op.wm, out, op.out, in)
+	}
 	return tensor.New(tensor.WithShape(batch, in), tensor.WithBacking(op.out)), nil
 }
 
@@ -150,10 +172,25 @@ func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 	in, out := op.layer.cfg.In, op.layer.cfg.Out
 	batch := len(x) / in
 	op.out = grow(op.out, in*out)
-	gemm(blas.Trans, blas.NoTrans, in, out, batch, x, in, dy, out, op.out, out)
-	if !op.layer.dropDense {
-		op.layer.denseGrad = grow(op.layer.denseGrad, in*out)
-		copy(op.layer.denseGrad, op.out)
+	l := op.layer
+	p := l.blockPlan()
+	keep := l.denseMode == denseOn || (l.denseMode == denseAuto && !p.use)
+	if p.use && !keep {
+		clear(op.out)
+		for _, b := range p.active {
+			gi, gj := b[0], b[1]
+			ni, nj := p.inHi[gi]-p.inLo[gi], p.outHi[gj]-p.outLo[gj]
+			gemmAcc(blas.Trans, blas.NoTrans, ni, nj, batch,
+				x[p.inLo[gi]:], in, dy[p.outLo[gj]:], out, op.out[p.inLo[gi]*out+p.outLo[gj]:], out)
+		}
+	} else {
+		gemm(blas.Trans, blas.NoTrans, in, out, batch, x, in, dy, out, op.out, out)
+	}
+	if keep {
+		l.denseGrad = grow(l.denseGrad, in*out)
+		copy(l.denseGrad, op.out)
+	} else {
+		l.denseGrad = nil
 	}
 	for k, v := range m {
 		if v == 0 {
@@ -205,6 +242,116 @@ func masked(buf, w, m []float32) []float32 {
 	buf = grow(buf, len(w))
 	for k, v := range w {
 		buf[k] = v * m[k]
+	}
+	return buf
+}
+
+// gemmAcc computes c += op(a)·op(b) on row-major views (a, b and c start at
+// the view's first element; lda, ldb and ldc are the full matrices' row
+// strides).
+func gemmAcc(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	ar, ac := m, k
+	if ta == blas.Trans {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tb == blas.Trans {
+		br, bc = n, k
+	}
+	blas32.Gemm(ta, tb, 1,
+		blas32.General{Rows: ar, Cols: ac, Stride: lda, Data: a[:(ar-1)*lda+ac]},
+		blas32.General{Rows: br, Cols: bc, Stride: ldb, Data: b[:(br-1)*ldb+bc]},
+		1, blas32.General{Rows: m, Cols: n, Stride: ldc, Data: c[:(m-1)*ldc+n]})
+}
+
+// BlockCrossover is the largest fraction of non-empty ensemble blocks at
+// which G2G layers use the block-sparse kernels instead of one dense
+// product. Block products run at nearly the dense product's speed per
+// multiply-accumulate, so they pay off whenever blocks can be skipped; the
+// margin covers the per-block call overhead (measured with examples/bench).
+var BlockCrossover = 0.75
+
+// blockPlan is the block structure of a layer's mask, recomputed when the
+// mask changes: the contiguous unit range of every ensemble and the list of
+// (input ensemble, output ensemble) blocks holding at least one edge.
+type blockPlan struct {
+	version      uint64
+	valid        bool
+	use          bool
+	inLo, inHi   []int
+	outLo, outHi []int
+	active       [][2]int
+}
+
+// blockPlan returns the current plan. Block kernels need ensembles that are
+// contiguous ranges (index grouping, or mixer's even layers).
+func (l *G2G) blockPlan() *blockPlan {
+	p := &l.plan
+	m := l.mask
+	if p.valid && p.version == m.Version() {
+		return p
+	}
+	*p = blockPlan{version: m.Version(), valid: true}
+	g := l.cfg.Groups
+	var ok1, ok2 bool
+	p.inLo, p.inHi, ok1 = ranges(m.InGroup, g)
+	p.outLo, p.outHi, ok2 = ranges(m.OutGroup, g)
+	if !ok1 || !ok2 {
+		return p
+	}
+	for gi := 0; gi < g; gi++ {
+		for gj := 0; gj < g; gj++ {
+			if blockHasEdge(m, p.inLo[gi], p.inHi[gi], p.outLo[gj], p.outHi[gj]) {
+				p.active = append(p.active, [2]int{gi, gj})
+			}
+		}
+	}
+	p.use = float64(len(p.active)) <= BlockCrossover*float64(g*g)
+	return p
+}
+
+// ranges returns each group's [lo, hi) range when every group is one
+// contiguous, non-empty run of units in increasing group order.
+func ranges(group []int, g int) (lo, hi []int, ok bool) {
+	lo, hi = make([]int, g), make([]int, g)
+	next := 0
+	for i, v := range group {
+		if i == 0 || v != group[i-1] {
+			if v != next {
+				return nil, nil, false
+			}
+			lo[v] = i
+			next++
+		}
+		hi[v] = i + 1
+	}
+	return lo, hi, next == g
+}
+
+func blockHasEdge(m *Mask, i0, i1, j0, j1 int) bool {
+	d := m.Data()
+	for i := i0; i < i1; i++ {
+		for _, v := range d[i*m.Out+j0 : i*m.Out+j1] {
+			if v != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// masked writes w⊙m into buf for the plan's active blocks only (the others
+// are never read by the block kernels).
+func (p *blockPlan) masked(buf, w, m []float32, out int) []float32 {
+	buf = grow(buf, len(w))
+	for _, b := range p.active {
+		gi, gj := b[0], b[1]
+		for i := p.inLo[gi]; i < p.inHi[gi]; i++ {
+			lo, hi := i*out+p.outLo[gj], i*out+p.outHi[gj]
+			for k := lo; k < hi; k++ {
+				buf[k] = w[k] * m[k]
+			}
+		}
 	}
 	return buf
 }

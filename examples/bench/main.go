@@ -33,6 +33,7 @@ import (
 	"github.com/g2g-ml/g2g/datasets"
 	"github.com/g2g-ml/g2g/examples/internal/g2gnet"
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/layers"
 	"github.com/g2g-ml/g2g/optim"
 )
 
@@ -75,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.models, "models", "dense,g2g:0.5,g2g:0.25,g2g:0.125", "comma-separated models: dense or g2g:DENSITY")
+	fs.StringVar(&o.models, "models", "dense,g2g:0.5,g2g:0.25,g2g:0.125,blocks:0.5,blocks:0.25,blocks:0.125", "comma-separated models: dense, g2g:DENSITY (edge-level G2G) or blocks:DENSITY (ensemble-level G2G, block-sparse kernels)")
 	fs.IntVar(&o.batch, "batch", 256, "batch size")
 	fs.IntVar(&o.steps, "steps", 40, "measured training steps per model (after 5 warm-up steps)")
 	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "threads for Go (GOMAXPROCS), OpenBLAS and PyTorch")
@@ -120,7 +121,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			model, d, _ := parseModel(s)
 			fmt.Fprintf(stderr, "measuring pytorch %s ...\n", s)
 			script := filepath.Join(sourceDir(), "torch_ref.py")
-			pm, err := child(env, o.python, script, "--model", model, "--density", fmt.Sprint(d),
+			tm := model
+			if tm == "blocks" {
+				tm = "g2g" // a PyTorch user masks the same way whatever the mask's structure
+			}
+			pm, err := child(env, o.python, script, "--model", tm, "--density", fmt.Sprint(d),
 				"--batch", strconv.Itoa(o.batch), "--steps", strconv.Itoa(o.steps), "--threads", strconv.Itoa(o.threads))
 			if err != nil {
 				return errors.Wrapf(err, "pytorch %s (install Debian python3-torch, or pass -torch=false)", s)
@@ -153,13 +158,15 @@ func parseModel(s string) (model string, density float64, err error) {
 	if s == "dense" {
 		return "dense", 1, nil
 	}
-	if d, ok := strings.CutPrefix(s, "g2g:"); ok {
-		density, err = strconv.ParseFloat(d, 64)
-		if err == nil && density > 0 && density <= 1 {
-			return "g2g", density, nil
+	for _, kind := range []string{"g2g", "blocks"} {
+		if d, ok := strings.CutPrefix(s, kind+":"); ok {
+			density, err = strconv.ParseFloat(d, 64)
+			if err == nil && density > 0 && density <= 1 {
+				return kind, density, nil
+			}
 		}
 	}
-	return "", 0, errors.Errorf("model %q: want dense or g2g:DENSITY with DENSITY in (0, 1]", s)
+	return "", 0, errors.Errorf("model %q: want dense, g2g:DENSITY or blocks:DENSITY with DENSITY in (0, 1]", s)
 }
 
 func child(env []string, name string, args ...string) (measurement, error) {
@@ -186,6 +193,9 @@ func measure(o options) (measurement, error) {
 	runtime.GOMAXPROCS(o.threads)
 	cfg := g2gnet.Reference()
 	cfg.Model, cfg.Density = model, density
+	if model == "blocks" {
+		cfg.Model, cfg.Sampling = "g2g", layers.SampleBlocks
+	}
 	if density == 1 {
 		cfg.Model = "dense"
 	}
@@ -265,15 +275,15 @@ func table(w io.Writer, rs []measurement, o options) error {
 	torch := map[string]measurement{}
 	for _, r := range rs {
 		if strings.HasPrefix(r.Framework, "pytorch") {
-			torch[fmt.Sprint(r.Model, r.Density)] = r
+			torch[fmt.Sprint(r.Model == "dense", r.Density)] = r
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "framework\tmodel\ts/epoch\tsamples/s\tGFLOP/s\tpeak RSS MB\tallocs/step\tinfer 10k s\texported infer s\tvs PyTorch train\tvs PyTorch infer\t")
 	for _, r := range rs {
 		name := r.Model
-		if r.Model == "g2g" {
-			name = fmt.Sprintf("g2g d=%g", r.Density)
+		if r.Model != "dense" {
+			name = fmt.Sprintf("%s d=%g", r.Model, r.Density)
 		}
 		sps := float64(o.batch) / r.SecPerStep
 		gflops, allocs, exp, vsT, vsI := "-", "-", "-", "-", "-"
@@ -282,7 +292,7 @@ func table(w io.Writer, rs []measurement, o options) error {
 			gflops = fmt.Sprintf("%.1f", 6*float64(r.MACs)*sps/1e9)
 			allocs = fmt.Sprintf("%.0f", r.Allocs)
 			exp = fmt.Sprintf("%.2f", r.ExportSec)
-			if t, ok := torch[fmt.Sprint(r.Model, r.Density)]; ok {
+			if t, ok := torch[fmt.Sprint(r.Model == "dense", r.Density)]; ok {
 				vsT = fmt.Sprintf("%.2fx", r.SecPerStep/t.SecPerStep)
 				vsI = fmt.Sprintf("%.2fx", min(r.InferSec, r.ExportSec)/t.InferSec)
 			}
