@@ -1,5 +1,6 @@
-// Package datasets loads training data for g2g and feeds it to a training
-// loop in mini-batches.
+// Package datasets loads training data for g2g (MNIST, Fashion-MNIST,
+// CIFAR-10, CIFAR-100 and image folders), downloads it on demand, and feeds
+// it to a training loop in mini-batches.
 //
 // A [Dataset] holds every sample of a set decoded once into one contiguous
 // []float32 (sample i is X[i*SampleSize():(i+1)*SampleSize()]) plus one int
@@ -39,6 +40,38 @@
 // [FindDir] searches, in order: the -data flag, $G2G_DATA/<name>, $G2G_DATA,
 // <user cache dir>/g2g/<name> (e.g. ~/.cache/g2g/fashion-mnist) and
 // /usr/share/datasets/<name>.
+//
+// # CIFAR-10, CIFAR-100 and image folders
+//
+// [LoadCIFAR10] and [LoadCIFAR100] read the official binary releases
+// (cifar-10-batches-bin/, cifar-100-binary/), extracted or straight from
+// the official .tar.gz; [FindCIFAR10] and [FindCIFAR100] search the same
+// places as FindDir. [LoadImageFolder] and [LoadImageFolders] read
+// torchvision-style image folders (root/<class>/<image>.png|.jpg, or
+// root/{train,test}/<class>/...), from a directory or a .tar.gz, decoding
+// the images on runtime.NumCPU() goroutines straight into one buffer. All
+// images are stored channel-major, (C, H, W), with values in [0, 1]:
+//
+//	sets, err := datasets.LoadImageFolders("cifar10-jpeg.tar.gz", datasets.ImageFolderOptions{}, "train", "test")
+//	train, test := sets[0], sets[1]
+//
+// # Downloads
+//
+// A [Downloader] fetches a [RemoteSet] ([CIFAR10Remote], [CIFAR100Remote],
+// [FashionMNISTRemote], [MNISTRemote], or your own) into
+// <user cache dir>/g2g/<name>, where the Find functions look, checking the
+// published md5/sha256 sums, writing atomically (temporary file, fsync,
+// rename) and drawing a progress bar on an io.Writer. A file whose checksum
+// does not match is deleted and reported.
+//
+// # Transforms
+//
+// [Dataset.Normalize] applies per-channel statistics ([CIFAR10Stats],
+// [CIFAR100Stats], [MNISTStats], [FashionMNISTStats]). [RandomCropFlip] is
+// the standard CIFAR training augmentation (pad, random crop, horizontal
+// flip), reproducible per (seed, epoch, batch); its Apply method plugs into
+// graph.FitConfig.Augment, which edits each training batch (a copy) in
+// place.
 //
 // # File format
 //

@@ -25,6 +25,12 @@ var howToGet = map[string]string{
 		"GitHub repository) in a directory and pass -data DIR or set " + DataEnv,
 	"mnist": "put the four MNIST files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, " +
 		"t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz in a directory and pass -data DIR or set " + DataEnv,
+	"cifar-10": "download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz (md5 c32a1d4ab5d03f1284b67883e8d87530) " +
+		"into <user cache dir>/g2g/cifar-10 (the CIFAR examples' -download flag does this), or pass -data with the archive, " +
+		"its extracted cifar-10-batches-bin directory or a CIFAR image folder",
+	"cifar-100": "download https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz (md5 03b5dce01913d631647c71ecec9e9cb8) " +
+		"into <user cache dir>/g2g/cifar-100 (the CIFAR examples' -download flag does this), or pass -data with the archive " +
+		"or its extracted cifar-100-binary directory",
 }
 
 // FindDir returns the first existing directory holding the data set called
@@ -41,18 +47,25 @@ var howToGet = map[string]string{
 // lists every place searched, why each was passed over, and how to get the
 // data.
 func FindDir(flagDir, name string, required []string) (string, error) {
+	return findPath(flagDir, name, "data directory", func(dir string) string { return checkDir(dir, required) })
+}
+
+// findPath implements FindDir's search with check deciding whether a
+// candidate path holds the data ("" if it does, else why not); what names
+// a -data path in errors ("data directory").
+func findPath(flagDir, name, what string, check func(string) string) (string, error) {
 	if name == "" {
 		return "", errors.New("find data: empty data set name")
 	}
 	if flagDir != "" {
-		if why := checkDir(flagDir, required); why != "" {
-			return "", errors.Errorf("%s data directory %s (from -data): %s", name, flagDir, why)
+		if why := check(flagDir); why != "" {
+			return "", errors.Errorf("%s %s %s (from -data): %s", name, what, flagDir, why)
 		}
 		return flagDir, nil
 	}
 	var searched []string
 	try := func(dir string) bool {
-		why := checkDir(dir, required)
+		why := check(dir)
 		if why == "" {
 			return true
 		}
@@ -121,4 +134,27 @@ func FindFashionMNIST(flagDir string) (string, error) {
 // see [FindDir] for the search order.
 func FindMNIST(flagDir string) (string, error) {
 	return FindDir(flagDir, "mnist", MNISTFiles)
+}
+
+// FindCIFAR10 returns the path of the official CIFAR-10 binary release, for
+// [LoadCIFAR10]: flagPath if non-empty (a directory or the archive; it must
+// hold the data), else the first of the places [FindDir] searches for
+// "cifar-10" that holds cifar-10-batches-bin/ (or its files) or
+// cifar-10-binary.tar.gz. The error lists every place searched.
+func FindCIFAR10(flagPath string) (string, error) {
+	return findPath(flagPath, "cifar-10", "data", func(p string) string { return checkCIFARPath(p, CIFAR10) })
+}
+
+// FindCIFAR100 is [FindCIFAR10] for the CIFAR-100 binary release
+// (cifar-100-binary/ or cifar-100-binary.tar.gz), searched under the name
+// "cifar-100".
+func FindCIFAR100(flagPath string) (string, error) {
+	return findPath(flagPath, "cifar-100", "data", func(p string) string { return checkCIFARPath(p, CIFAR100Fine) })
+}
+
+// checkCIFARPath returns "" if p is a directory holding the release or an
+// existing file (taken to be the archive), else why not.
+func checkCIFARPath(p string, kind CIFARKind) string {
+	_, _, why := resolveCIFAR(p, kind)
+	return why
 }

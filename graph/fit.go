@@ -34,6 +34,14 @@ type FitConfig struct {
 	Seed int64
 	// NoShuffle keeps the training set in its stored order.
 	NoShuffle bool
+	// Augment, if non-nil, edits each training batch in place before the
+	// step: x holds the n samples of the batch (n·InputSize values, a copy
+	// owned by the batch iterator, so the training set is never modified),
+	// epoch and batch are the epoch and the batch index within it, for
+	// reproducible randomness. An error stops training. Validation and
+	// evaluation data are never augmented. datasets.RandomCropFlip's Apply
+	// method has this signature.
+	Augment func(x []float32, n int, epoch, batch int) error
 }
 
 // History holds the logs of every epoch run, in order.
@@ -97,6 +105,11 @@ func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
 				break
 			}
 			ctx.Batch, ctx.BatchSize = b, len(y)
+			if cfg.Augment != nil {
+				if err := cfg.Augment(x, len(y), epoch, b); err != nil {
+					return hist, errors.Wrapf(err, "fit: augment (epoch %d, batch %d)", epoch, b)
+				}
+			}
 			if err := call("OnBatchBegin", func(cb Callback) error { return cb.OnBatchBegin(ctx) }); err != nil {
 				return hist, err
 			}

@@ -1,0 +1,83 @@
+package g2gnet
+
+import (
+	"fmt"
+
+	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/internal/rngs"
+	"github.com/g2g-ml/g2g/layers"
+)
+
+// CIFARConfig describes design.md §5's CIFAR model: a patch encoder (one
+// convolution with kernel = stride = Patch, Filters channels, ReLU) on
+// Channels×Size×Size images, flattened to Filters·(Size/Patch)² features,
+// then the MLP of MLP (its Input is ignored: it is the encoder's width).
+type CIFARConfig struct {
+	MLPConfig
+	// Channels and Size give the input images' shape (Channels, Size, Size).
+	Channels, Size int
+	// Patch is the encoder's kernel side and stride.
+	Patch int
+	// Filters is the encoder's number of output channels.
+	Filters int
+}
+
+// CIFARReference returns design.md §5's CIFAR configuration for the given
+// number of classes (10 or 100): 3×32×32 images, 8×8 patches, 32 filters
+// (512 features), G2G 512 → 1024 → 1024 → 1024 with index grouping, G = 8,
+// p = 1, density 0.25, exact sampling, and a dense output layer.
+func CIFARReference(classes int) CIFARConfig {
+	mlp := Reference()
+	mlp.Input, mlp.Classes = 512, classes
+	return CIFARConfig{MLPConfig: mlp, Channels: 3, Size: 32, Patch: 8, Filters: 32}
+}
+
+// CIFAR builds the model: the patch encoder, ReLU hidden layers (G2G or
+// dense, as cfg.Model says; the encoder is dense in both) and a dense
+// output layer producing logits. Its input shape is (Channels, Size, Size).
+func CIFAR(cfg CIFARConfig) (*graph.Model, error) {
+	if cfg.Model != "dense" && cfg.Model != "g2g" {
+		return nil, errors.Errorf("unknown model %q (want dense or g2g)", cfg.Model)
+	}
+	if len(cfg.Hidden) == 0 {
+		return nil, errors.New("no hidden layers")
+	}
+	enc, err := layers.NewConv2D(layers.Conv2DConfig{
+		Name: "patch", InChannels: cfg.Channels, OutChannels: cfg.Filters, Height: cfg.Size, Width: cfg.Size,
+		Kernel: cfg.Patch, Stride: cfg.Patch, Activation: layers.ReLU, Flatten: true,
+		Seed: rngs.Derive(cfg.Seed, "patch"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ls := []layers.Layer{enc}
+	in := enc.OutputShape()[0]
+	for d, width := range cfg.Hidden {
+		name := fmt.Sprintf("hidden%d", d+1)
+		seed := rngs.Derive(cfg.Seed, name)
+		var l layers.Layer
+		if cfg.Model == "dense" {
+			l, err = layers.NewDense(layers.DenseConfig{Name: name, In: in, Out: width, Activation: layers.ReLU, Seed: seed})
+		} else {
+			l, err = layers.NewG2G(layers.G2GConfig{
+				Name: name, In: in, Out: width, Groups: cfg.Groups, Grouping: cfg.Grouping, Depth: d,
+				Intra: cfg.Intra, Density: cfg.Density, Sampling: cfg.Sampling,
+				Activation: layers.ReLU, Seed: seed,
+			})
+		}
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		in = width
+	}
+	out, err := layers.NewDense(layers.DenseConfig{
+		Name: "output", In: in, Out: cfg.Classes, Init: layers.GlorotUniform, Seed: rngs.Derive(cfg.Seed, "output"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return graph.Sequential([]int{cfg.Channels, cfg.Size, cfg.Size}, append(ls, out)...)
+}
