@@ -1,4 +1,6 @@
-// Package callbacks provides ready-made callbacks for graph.Fit:
+// Package callbacks provides ready-made callbacks for graph.Fit.
+//
+// Reporting:
 //
 //   - Progress reports training progress: on a terminal, a one-line
 //     progress bar per epoch redrawn in place; elsewhere (files, pipes, CI
@@ -6,16 +8,72 @@
 //   - MetricsLogger writes one record per epoch, with the epoch's logs and
 //     the density and intra-ensemble fraction of every sparse layer, as CSV
 //     (NewCSVLogger) or JSON Lines (NewJSONLLogger).
+//   - SparsityReport prints and logs, per sparse layer and epoch, the
+//     density, the intra-ensemble fraction, the edges pruned and regrown
+//     and the mask churn.
+//
+// Sparse training (design.md §3 and §4):
+//
+//   - DST prunes and regrows edges on a schedule: SET (magnitude pruning,
+//     random regrowth), RigL (gradient regrowth), Hebbian criteria, mixes.
+//   - Hebbian gathers co-activity statistics of every sparse layer's input
+//     and output and rewires by correlation ("fire together, wire
+//     together"); it also serves DST as the source of Hebbian scores.
+//   - Rewirer is the mechanism both use, exported so that a rule of your own
+//     is two score functions (ScoreFunc) away; see "Writing a rewiring rule"
+//     below.
+//
+// Training control, with Keras's names and habits:
+//
+//   - EarlyStopping stops when a monitored value stops improving, and can
+//     restore the best weights and masks.
+//   - LearningRateScheduler sets the learning rate per epoch, from a
+//     function or from one of optim's schedules (NewEpochSchedule).
+//   - ReduceLROnPlateau divides the learning rate when a monitored value
+//     stops improving.
+//   - TerminateOnNaN ends training on a NaN or infinite batch loss or
+//     monitored value, with an error (default) or through StopTraining.
 //
 // Attach them through graph.FitConfig.Callbacks:
 //
 //	logger, err := callbacks.NewCSVLogger("metrics.csv")
 //	if err != nil { ... }
 //	defer logger.Close() // in case Fit stops on an error before OnTrainEnd
+//	dst, err := callbacks.NewDST(callbacks.DSTConfig{Zeta: 0.1, Seed: 1})
+//	if err != nil { ... }
 //	hist, err := model.Fit(train, graph.FitConfig{
 //		Epochs: 20, BatchSize: 64, Optimizer: opt,
-//		Callbacks: []graph.Callback{callbacks.NewProgress(os.Stderr), logger},
+//		Callbacks: []graph.Callback{callbacks.NewProgress(os.Stderr), dst, logger},
 //	})
+//
+// # Order
+//
+// Fit calls the callbacks in the order of the slice, at every hook: for
+// each hook, every callback's method runs before the next hook starts, and
+// a later callback sees what earlier ones did in the same hook (entries
+// added to Context.Logs, edited masks, a StopTraining request). So:
+//
+//   - Callbacks that add Logs entries at epoch end (DST, Hebbian,
+//     SparsityReport, your own) must come before MetricsLogger, and before
+//     Progress if its epoch line should show them. Putting the rewiring
+//     callbacks after Progress keeps Progress's line short and prints their
+//     one-line summaries after it.
+//   - SparsityReport takes the pruned and regrown counts from the rewiring
+//     callbacks listed before it (from the mask otherwise).
+//   - EarlyStopping, ReduceLROnPlateau and TerminateOnNaN must come after
+//     whatever adds the values they monitor; ModelCheckpoint after the
+//     rewiring callbacks, so that it saves the rewired masks.
+//   - At the end of an epoch, the validation metrics of that epoch are
+//     computed before any OnEpochEnd hook, so they describe the network
+//     before the epoch's rewiring.
+//
+// A hook that returns an error stops Fit, which returns the error wrapped
+// with the callback's name (its Name method), the hook, the epoch and the
+// step, for example
+//
+//	callback dst: OnEpochEnd (epoch 3, step 940): rewire layer "hidden1": ...
+//
+// Fit does not call OnTrainEnd after an error, so close files yourself.
 //
 // # Writing your own callback
 //
@@ -43,7 +101,28 @@
 //		return nil
 //	}
 //
-// Callbacks run in the order they are listed, at every hook, so a callback
-// that adds entries to Context.Logs at epoch end must come before Progress
-// and MetricsLogger for them to be reported.
+// # Writing a rewiring rule
+//
+// A rewiring rule decides which active edges to remove and which inactive
+// ones to add. Express each choice as a ScoreFunc, one score per edge
+// (the lowest active edges are pruned, the highest inactive ones regrown),
+// and let a Rewirer do the rest: it picks k edges each way (deterministically,
+// ties broken by index), never regrows an edge it just pruned, edits the
+// mask and the weights through the layer's Prune and Grow, resets the
+// optimizer's moments at every changed position and returns a RewireReport.
+// To use the rule, either give the functions to DST (DSTConfig.PruneFunc,
+// GrowFunc), which brings the schedule, the logs and the reports, or call
+// Rewirer.Rewire from a callback of your own, typically in OnEpochEnd;
+// gather what your scores need in OnBatchEnd, where Context.Activations and
+// Context.DenseGrad are valid. examples/custom-callback is a complete
+// example.
+//
+// # Checkpoints
+//
+// DST and Hebbian expose their state as plain data (State and SetState),
+// and as JSON (MarshalState and UnmarshalState) for checkpoint writers.
+// Their random choices come from streams derived from their seed, the
+// layer's name and the epoch (or step) of the update, so a run resumed at an
+// epoch boundary, with the weights, masks, optimizer state and these states
+// restored, rewires exactly as the uninterrupted run.
 package callbacks
