@@ -7,6 +7,17 @@
 // parameters, multiply-accumulates per sample and seconds per epoch. With
 // -json the last line on stdout is one JSON object with the same numbers.
 //
+// Sparse training: -dst adds dynamic sparse training (callbacks.DST) with
+// update fraction -zeta, prune criterion -prune (magnitude, random or
+// hebbian), regrowth criterion -regrow (random, gradient or hebbian),
+// -anneal, -scope and -grow-init; -dst -regrow hebbian is the paper's DST
+// with Hebbian regrowth. -hebbian instead adds Hebbian rewiring
+// (callbacks.Hebbian) with the same -zeta and -scope. Statistics for the
+// Hebbian criteria are gathered on every -hebbian-n-th batch. Each update
+// prints a one-line summary on stderr, and -log records the per-layer
+// entries <layer>/pruned, /regrown, /churn, /density and /intra_fraction
+// every epoch.
+//
 // The data is looked up in -data, then $G2G_DATA, then the user cache
 // directory, then /usr/share/datasets/fashion-mnist (Debian's
 // dataset-fashion-mnist package).
@@ -38,6 +49,12 @@ type options struct {
 	groups, epochs, batch          int
 	seed                           int64
 	exact, jsonOut, quiet          bool
+
+	// Sparse training.
+	dst, hebbian                                    bool
+	zeta                                            float64
+	prune, regrow, anneal, scope, growInit, measure string
+	hebbianN                                        int
 }
 
 func main() {
@@ -68,6 +85,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logPath, "log", "", "write per-epoch metrics to this file (.csv or .jsonl)")
 	fs.BoolVar(&o.jsonOut, "json", false, "end with one JSON line of results on stdout")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	fs.BoolVar(&o.dst, "dst", false, "dynamic sparse training: prune and regrow after every epoch but the last")
+	fs.BoolVar(&o.hebbian, "hebbian", false, "Hebbian rewiring after every epoch but the last (not with -dst; use -dst -regrow hebbian)")
+	fs.Float64Var(&o.zeta, "zeta", 0.1, "rewiring: fraction of each layer's active edges replaced per update, in (0, 1)")
+	fs.StringVar(&o.prune, "prune", "magnitude", "DST prune criterion: magnitude, random or hebbian")
+	fs.StringVar(&o.regrow, "regrow", "random", "DST regrowth criterion: random, gradient or hebbian")
+	fs.StringVar(&o.anneal, "anneal", "constant", "DST update-fraction decay: constant, cosine or linear")
+	fs.StringVar(&o.scope, "scope", "anywhere", "rewiring scope: anywhere, or class to keep the intra/inter-ensemble counts")
+	fs.StringVar(&o.growInit, "grow-init", "zero", "initial weight of regrown edges: zero or init (Hebbian also: sign)")
+	fs.StringVar(&o.measure, "measure", "pearson", "Hebbian score: pearson or cosine")
+	fs.IntVar(&o.hebbianN, "hebbian-n", callbacks.DefaultHebbianEveryN, "gather Hebbian statistics on every n-th batch")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -89,6 +116,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.Errorf("-batch %d: want at least 1", o.batch)
 	case !(o.lr > 0):
 		return o, errors.Errorf("-lr %v: want a positive value", o.lr)
+	case o.dst && o.hebbian:
+		return o, errors.New("-dst and -hebbian both rewire: use one (-dst -regrow hebbian is DST with Hebbian regrowth)")
+	case (o.dst || o.hebbian) && o.model != "g2g":
+		return o, errors.Errorf("-dst and -hebbian need -model g2g, got %q", o.model)
+	case (o.dst || o.hebbian) && !(o.zeta > 0 && o.zeta < 1):
+		return o, errors.Errorf("-zeta %v: want a value in (0, 1)", o.zeta)
+	case o.hebbianN < 1:
+		return o, errors.Errorf("-hebbian-n %d: want at least 1", o.hebbianN)
 	}
 	if _, err := layers.ParseGrouping(o.grouping); err != nil {
 		return o, errors.Wrap(err, "-grouping")
@@ -109,6 +144,46 @@ type result struct {
 	SecPerEpoch  float64 `json:"sec_per_epoch"`
 	Epochs       int     `json:"epochs"`
 	Seed         int64   `json:"seed"`
+	Rewiring     string  `json:"rewiring,omitempty"`
+}
+
+// rewiring returns the rewiring callback the flags ask for (nil for none)
+// and its one-line description.
+func rewiring(o options, log io.Writer) (graph.Callback, string, error) {
+	hebbCfg := callbacks.HebbianConfig{
+		EveryN: o.hebbianN, Measure: callbacks.Measure(o.measure), Scope: callbacks.Scope(o.scope),
+		GrowInit: callbacks.GrowInit(o.growInit), Seed: o.seed, Log: log,
+	}
+	switch {
+	case o.hebbian:
+		hebbCfg.Zeta = o.zeta
+		h, err := callbacks.NewHebbian(hebbCfg)
+		if err != nil {
+			return nil, "", err
+		}
+		return h, fmt.Sprintf("hebbian %s zeta=%g scope=%s", o.measure, o.zeta, o.scope), nil
+	case o.dst:
+		cfg := callbacks.DSTConfig{
+			Zeta: o.zeta, Anneal: callbacks.Anneal(o.anneal),
+			Prune: callbacks.Criterion(o.prune), Regrow: callbacks.Criterion(o.regrow),
+			Scope: callbacks.Scope(o.scope), GrowInit: callbacks.GrowInit(o.growInit),
+			Seed: o.seed, Log: log,
+		}
+		if o.prune == string(callbacks.CriterionHebbian) || o.regrow == string(callbacks.CriterionHebbian) {
+			hebbCfg.Log = nil // a statistics source only (Zeta 0)
+			h, err := callbacks.NewHebbian(hebbCfg)
+			if err != nil {
+				return nil, "", err
+			}
+			cfg.Hebbian = h
+		}
+		d, err := callbacks.NewDST(cfg)
+		if err != nil {
+			return nil, "", err
+		}
+		return d, fmt.Sprintf("dst %s/%s zeta=%g anneal=%s scope=%s", o.prune, o.regrow, o.zeta, o.anneal, o.scope), nil
+	}
+	return nil, "", nil
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -122,8 +197,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.exact {
 		cfg.Sampling = layers.SampleExact
 	}
-	// Build the model before loading data, so configuration errors come first.
+	// Build the model and the callbacks before loading data, so
+	// configuration errors come first.
 	model, err := g2gnet.MLP(cfg)
+	if err != nil {
+		return err
+	}
+	var rewireLog io.Writer = stderr
+	if o.quiet {
+		rewireLog = nil
+	}
+	rewireCB, rewiringName, err := rewiring(o, rewireLog)
 	if err != nil {
 		return err
 	}
@@ -143,8 +227,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var cbs []graph.Callback
+	// Order matters: Progress ends the epoch's line before the rewiring
+	// prints its summary, and the rewiring writes its Logs entries before
+	// the metrics logger records them.
 	if !o.quiet {
 		cbs = append(cbs, callbacks.NewProgress(stderr))
+	}
+	if rewireCB != nil {
+		cbs = append(cbs, rewireCB)
 	}
 	if o.logPath != "" {
 		var lg *callbacks.MetricsLogger
@@ -181,6 +271,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Model: o.model, TestAcc: testAcc, TestLoss: testLoss,
 		Params: model.NumParams(), ActiveParams: model.ActiveParams(), MACs: model.MACs(),
 		SecPerEpoch: secs / float64(len(hist.Epochs)), Epochs: len(hist.Epochs), Seed: o.seed,
+		Rewiring: rewiringName,
 	}
 	res.Density = sparseDensity(model)
 	if o.model == "g2g" {
@@ -191,6 +282,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	name := o.model
 	if o.model == "g2g" {
 		name = fmt.Sprintf("g2g (%s, G=%d, d=%g)", o.grouping, o.groups, o.density)
+		if rewiringName != "" {
+			name = fmt.Sprintf("g2g (%s, G=%d, d=%g, %s)", o.grouping, o.groups, o.density, rewiringName)
+		}
 	}
 	fmt.Fprintf(tw, "%s\t%.2f %%\t%d\t%d\t%d\t%.1f\t\n", name, 100*testAcc, res.Params, res.ActiveParams, res.MACs, res.SecPerEpoch)
 	if err := tw.Flush(); err != nil {

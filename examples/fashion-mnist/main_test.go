@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -85,6 +86,59 @@ func TestJSONContractOnTinyData(t *testing.T) {
 	}
 }
 
+func TestRewiringFlags(t *testing.T) {
+	dir := fakeFashionMNIST(t, 100, 30)
+	for _, c := range []struct {
+		flags   []string
+		summary string // prefix of every rewiring line on stderr
+	}{
+		{[]string{"-dst", "-zeta", "0.2", "-prune", "magnitude", "-regrow", "random"}, "dst epoch "},
+		{[]string{"-dst", "-regrow", "hebbian", "-hebbian-n", "1", "-scope", "class"}, "dst epoch "},
+		{[]string{"-dst", "-regrow", "gradient", "-anneal", "cosine", "-grow-init", "init"}, "dst epoch "},
+		{[]string{"-hebbian", "-zeta", "0.05", "-hebbian-n", "2", "-measure", "cosine"}, "hebbian epoch "},
+	} {
+		var out, errOut bytes.Buffer
+		logPath := filepath.Join(t.TempDir(), "m.csv")
+		args := append([]string{"-data", dir, "-epochs", "2", "-batch", "50", "-json", "-log", logPath}, c.flags...)
+		if err := run(args, &out, &errOut); err != nil {
+			t.Fatalf("%v: %v\nstderr:\n%s", c.flags, err, errOut.String())
+		}
+		var summaries []string
+		for _, line := range strings.Split(errOut.String(), "\n") {
+			if strings.HasPrefix(line, c.summary) {
+				summaries = append(summaries, line)
+			}
+		}
+		// One update, after epoch 1 of 2: none after the last.
+		if len(summaries) != 1 || !strings.Contains(summaries[0], " hidden1 -") || !strings.Contains(summaries[0], "| hidden3 -") {
+			t.Errorf("%v: rewiring lines %q\nstderr:\n%s", c.flags, summaries, errOut.String())
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		var res map[string]interface{}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+			t.Fatal(err)
+		}
+		if res["density"].(float64) != 0.25 || !strings.HasPrefix(res["rewiring"].(string), strings.TrimPrefix(c.flags[0], "-")) {
+			t.Errorf("%v: density %v rewiring %v", c.flags, res["density"], res["rewiring"])
+		}
+		csv, err := os.ReadFile(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := strings.Split(strings.TrimSpace(string(csv)), "\n")
+		header := strings.Split(rows[0], ",")
+		for _, k := range []string{"hidden1/pruned", "hidden2/regrown", "hidden3/churn", "hidden1/density", "hidden3/intra_fraction"} {
+			if !slices.Contains(header, k) {
+				t.Errorf("%v: CSV header lacks %q", c.flags, k)
+			}
+		}
+		col := slices.Index(header, "hidden1/pruned")
+		if len(rows) != 3 || col < 0 || strings.Split(rows[1], ",")[col] == "0" || strings.Split(rows[2], ",")[col] != "0" {
+			t.Errorf("%v: CSV:\n%s", c.flags, csv)
+		}
+	}
+}
+
 func TestBadFlags(t *testing.T) {
 	dir := fakeFashionMNIST(t, 20, 10)
 	cases := []struct {
@@ -100,6 +154,17 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-data", filepath.Join(dir, "missing")}, "missing"},
 		{[]string{"-epochs", "-1"}, "-epochs -1"},
 		{[]string{"-density", "0.05"}, "below the intra-ensemble share"},
+		{[]string{"-dst", "-zeta", "0"}, "-zeta 0: want a value in (0, 1)"},
+		{[]string{"-hebbian", "-zeta", "1"}, "-zeta 1: want a value in (0, 1)"},
+		{[]string{"-dst", "-hebbian"}, "-dst and -hebbian both rewire"},
+		{[]string{"-dst", "-model", "dense"}, "-dst and -hebbian need -model g2g"},
+		{[]string{"-dst", "-prune", "gradient"}, "gradient is a regrowth criterion only"},
+		{[]string{"-dst", "-regrow", "best"}, `unknown Regrow "best"`},
+		{[]string{"-dst", "-anneal", "exp"}, `unknown Anneal "exp"`},
+		{[]string{"-dst", "-scope", "all"}, `unknown Scope "all"`},
+		{[]string{"-dst", "-grow-init", "sign"}, `unknown GrowInit "sign"`},
+		{[]string{"-hebbian", "-measure", "mi"}, `unknown Measure "mi"`},
+		{[]string{"-hebbian-n", "0"}, "-hebbian-n 0: want at least 1"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer
