@@ -26,86 +26,14 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
-	"github.com/pkg/errors"
-
-	"github.com/g2g-ml/g2g/datasets"
-	"github.com/g2g-ml/g2g/examples/internal/g2gnet"
+	"github.com/g2g-ml/g2g/examples/internal/runner"
 )
 
-// sharedJPEG is the CIFAR-10 JPEG copy shipped with the development
-// machines (see its README).
-const sharedJPEG = "/work/shared/data/cifar10-jpeg.tar.gz"
+func main() { runner.Main(runner.CIFAR10()) }
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "cifar10:", err)
-		os.Exit(1)
-	}
-}
-
-func command() g2gnet.CIFARCommand {
-	return g2gnet.CIFARCommand{
-		Name: "cifar10",
-		DataHelp: "CIFAR-10: the official cifar-10-binary.tar.gz or cifar-10-batches-bin directory, or an image folder " +
-			"with train/ and test/ (dir or .tar.gz) (default: official set in $G2G_DATA, user cache, /usr/share/datasets; else the JPEG copy)",
-		Stats:   datasets.CIFAR10Stats,
-		Classes: func() int { return 10 },
-		Load:    load,
-	}
-}
-
+// run runs the command on args (for the tests).
 func run(args []string, stdout, stderr io.Writer) error {
-	return g2gnet.RunCIFAR(command(), args, stdout, stderr)
-}
-
-// jpegCandidates are the places searched for the JPEG copy.
-func jpegCandidates() []string {
-	var c []string
-	if root := os.Getenv(datasets.DataEnv); root != "" {
-		c = append(c, filepath.Join(root, "cifar10-jpeg.tar.gz"))
-	}
-	if cache, err := datasets.DefaultCacheDir(); err == nil {
-		c = append(c, filepath.Join(cache, "cifar10-jpeg.tar.gz"))
-	}
-	return append(c, sharedJPEG)
-}
-
-func load(o g2gnet.CIFAROptions, stderr io.Writer) (train, test *datasets.Dataset, source string, err error) {
-	if o.Data != "" {
-		if _, err := os.Stat(o.Data); err != nil {
-			return nil, nil, "", errors.Wrap(err, "-data")
-		}
-		train, test, err = g2gnet.LoadCIFARPath(o.Data, datasets.CIFAR10)
-		return train, test, o.Data, err
-	}
-	path, findErr := datasets.FindCIFAR10("")
-	if findErr != nil && o.Download {
-		if path, err = g2gnet.DownloadCIFAR(datasets.CIFAR10Remote, o.Mirror, o.Quiet, stderr); err != nil {
-			return nil, nil, "", err
-		}
-		findErr = nil
-	}
-	if findErr == nil {
-		train, test, err = datasets.LoadCIFAR10(path)
-		return train, test, path, err
-	}
-	cands := jpegCandidates()
-	jpeg := g2gnet.FirstFile(cands...)
-	if jpeg == "" {
-		return nil, nil, "", errors.Errorf("no CIFAR-10 data: %v; and no JPEG copy in %v", findErr, cands)
-	}
-	ds, err := datasets.LoadImageFolders(jpeg, datasets.ImageFolderOptions{Channels: 3}, "train", "test")
-	if err != nil {
-		return nil, nil, "", err
-	}
-	return ds[0], ds[1], jpeg, nil
+	return runner.Command(runner.CIFAR10(), args, stdout, stderr)
 }

@@ -1,0 +1,209 @@
+// Package runner is the training command shared by the examples
+// (fashion-mnist, cifar10, cifar100) and the g2g tool: flags, model
+// building, data loading, rewiring callbacks, checkpoints, resume, export,
+// and the results table and JSON line.
+package runner
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/callbacks"
+	"github.com/g2g-ml/g2g/layers"
+)
+
+// Options are a training run's settings, one field per flag.
+type Options struct {
+	// Model.
+	Model    string  `json:"model"`
+	Grouping string  `json:"grouping"`
+	Density  float64 `json:"density"`
+	Intra    float64 `json:"intra"`
+	Groups   int     `json:"groups"`
+	Sampling string  `json:"sampling"`
+	Hidden   string  `json:"hidden"`
+	// Training.
+	Epochs int     `json:"-"`
+	Batch  int     `json:"batch"`
+	LR     float64 `json:"lr"`
+	Seed   int64   `json:"seed"`
+	// Rewiring.
+	DST      bool    `json:"dst"`
+	Hebbian  bool    `json:"hebbian"`
+	Zeta     float64 `json:"zeta"`
+	Prune    string  `json:"prune"`
+	Regrow   string  `json:"regrow"`
+	Anneal   string  `json:"anneal"`
+	Scope    string  `json:"scope"`
+	GrowInit string  `json:"grow_init"`
+	Measure  string  `json:"measure"`
+	HebbianN int     `json:"hebbian_n"`
+	// Data.
+	Data     string `json:"-"`
+	Augment  bool   `json:"augment"`
+	Download bool   `json:"-"`
+	Mirror   string `json:"-"`
+	Labels   string `json:"labels,omitempty"`
+	// Output, checkpoints.
+	Log             string `json:"-"`
+	JSON            bool   `json:"-"`
+	Quiet           bool   `json:"-"`
+	Save            string `json:"-"`
+	Export          string `json:"-"`
+	CheckpointDir   string `json:"-"`
+	CheckpointEvery int    `json:"-"`
+	KeepCheckpoints int    `json:"-"`
+	Resume          string `json:"-"`
+}
+
+// Defaults returns the reference settings of design.md §5 for ds.
+func Defaults(ds *Dataset) Options {
+	return Options{
+		Model: "g2g", Grouping: "index", Density: 0.25, Intra: 1, Groups: 8, Sampling: "exact",
+		Hidden: ds.Hidden, Epochs: ds.Epochs, Batch: 256, LR: 1e-3, Seed: 1,
+		Zeta: 0.1, Prune: "magnitude", Regrow: "random", Anneal: "constant", Scope: "anywhere",
+		GrowInit: "zero", Measure: "pearson", HebbianN: callbacks.DefaultHebbianEveryN,
+		Augment: ds.Augmentable, Labels: ds.DefaultLabels,
+		CheckpointDir: "checkpoints",
+	}
+}
+
+// RegisterFlags defines a flag for every option on fs, with o's values as
+// defaults.
+func RegisterFlags(fs *flag.FlagSet, o *Options, ds *Dataset) {
+	fs.StringVar(&o.Model, "model", o.Model, "model: dense or g2g")
+	fs.StringVar(&o.Grouping, "grouping", o.Grouping, "G2G ensemble grouping: index, random or mixer")
+	fs.Float64Var(&o.Density, "density", o.Density, "G2G density: fraction of edges kept, in (0, 1]")
+	fs.Float64Var(&o.Intra, "intra", o.Intra, "G2G p: probability of keeping an intra-ensemble edge, in (0, 1]")
+	fs.IntVar(&o.Groups, "groups", o.Groups, "G2G ensembles per layer side")
+	fs.StringVar(&o.Sampling, "sampling", o.Sampling, "G2G mask sampling: exact (exact edge counts), bernoulli (per edge), or blocks (ensemble-level: whole blocks, block-sparse kernels)")
+	fs.StringVar(&o.Hidden, "hidden", o.Hidden, "hidden layer widths, comma-separated")
+	fs.IntVar(&o.Epochs, "epochs", o.Epochs, "training epochs (in total, when resuming)")
+	fs.IntVar(&o.Batch, "batch", o.Batch, "batch size")
+	fs.Float64Var(&o.LR, "lr", o.LR, "Adam learning rate")
+	fs.Int64Var(&o.Seed, "seed", o.Seed, "random seed for everything")
+	fs.BoolVar(&o.DST, "dst", o.DST, "dynamic sparse training: prune and regrow after every epoch but the last")
+	fs.BoolVar(&o.Hebbian, "hebbian", o.Hebbian, "Hebbian rewiring after every epoch but the last (not with -dst; use -dst -regrow hebbian)")
+	fs.Float64Var(&o.Zeta, "zeta", o.Zeta, "rewiring: fraction of each layer's active edges replaced per update, in (0, 1)")
+	fs.StringVar(&o.Prune, "prune", o.Prune, "DST prune criterion: magnitude, random or hebbian")
+	fs.StringVar(&o.Regrow, "regrow", o.Regrow, "DST regrowth criterion: random, gradient or hebbian")
+	fs.StringVar(&o.Anneal, "anneal", o.Anneal, "DST update-fraction decay: constant, cosine or linear")
+	fs.StringVar(&o.Scope, "scope", o.Scope, "rewiring scope: anywhere, or class to keep the intra/inter-ensemble counts")
+	fs.StringVar(&o.GrowInit, "grow-init", o.GrowInit, "initial weight of regrown edges: zero or init (Hebbian also: sign)")
+	fs.StringVar(&o.Measure, "measure", o.Measure, "Hebbian score: pearson or cosine")
+	fs.IntVar(&o.HebbianN, "hebbian-n", o.HebbianN, "gather Hebbian statistics on every n-th batch")
+	fs.StringVar(&o.Data, "data", o.Data, ds.DataHelp)
+	if ds.Augmentable {
+		fs.BoolVar(&o.Augment, "augment", o.Augment, "random crop (padding 4) and horizontal flip of training images")
+	}
+	if ds.Remote != nil {
+		fs.BoolVar(&o.Download, "download", o.Download, "download the official set into the user cache if it is not found")
+		fs.StringVar(&o.Mirror, "mirror", o.Mirror, "base URL to download from instead of the official one (with -download)")
+	}
+	if ds.DefaultLabels != "" {
+		fs.StringVar(&o.Labels, "labels", o.Labels, "CIFAR-100 labels: fine (100 classes) or coarse (20 super-classes)")
+	}
+	fs.StringVar(&o.Log, "log", o.Log, "write per-epoch metrics to this file (.csv or .jsonl)")
+	fs.BoolVar(&o.JSON, "json", o.JSON, "end with one JSON line of results on stdout")
+	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "no progress output")
+	fs.StringVar(&o.Save, "save", o.Save, "save the final training state (weights, masks, optimizer, rewiring) to this .npz checkpoint")
+	fs.StringVar(&o.Export, "export", o.Export, "export the trained model for inference (active weights only) to this .npz file")
+	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", o.CheckpointEvery, "save a checkpoint every n epochs into -checkpoint-dir (0: none)")
+	fs.StringVar(&o.CheckpointDir, "checkpoint-dir", o.CheckpointDir, "directory for -checkpoint-every")
+	fs.IntVar(&o.KeepCheckpoints, "keep-checkpoints", o.KeepCheckpoints, "keep only the newest n periodic checkpoints (0: all)")
+	fs.StringVar(&o.Resume, "resume", o.Resume, "resume from this checkpoint file, or the newest one in this directory")
+}
+
+// HiddenWidths parses Hidden.
+func (o *Options) HiddenWidths() ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(o.Hidden, ",") {
+		w, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || w < 1 {
+			return nil, errors.Errorf("-hidden %q: want positive widths separated by commas", o.Hidden)
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// Validate checks every option, naming the flag at fault.
+func (o *Options) Validate() error {
+	switch {
+	case o.Model != "dense" && o.Model != "g2g":
+		return errors.Errorf("-model %q: want dense or g2g", o.Model)
+	case !(o.Density > 0 && o.Density <= 1):
+		return errors.Errorf("-density %v: want a value in (0, 1]", o.Density)
+	case !(o.Intra > 0 && o.Intra <= 1):
+		return errors.Errorf("-intra %v: want a value in (0, 1]", o.Intra)
+	case o.Groups < 1:
+		return errors.Errorf("-groups %d: want at least 1", o.Groups)
+	case o.Sampling != "exact" && o.Sampling != "bernoulli" && o.Sampling != "blocks":
+		return errors.Errorf("-sampling %q: want exact, bernoulli or blocks", o.Sampling)
+	case o.Epochs < 1:
+		return errors.Errorf("-epochs %d: want at least 1", o.Epochs)
+	case o.Batch < 1:
+		return errors.Errorf("-batch %d: want at least 1", o.Batch)
+	case !(o.LR > 0):
+		return errors.Errorf("-lr %v: want a positive value", o.LR)
+	case o.DST && o.Hebbian:
+		return errors.New("-dst and -hebbian both rewire: use one (-dst -regrow hebbian is DST with Hebbian regrowth)")
+	case (o.DST || o.Hebbian) && o.Model != "g2g":
+		return errors.Errorf("-dst and -hebbian need -model g2g, got %q", o.Model)
+	case (o.DST || o.Hebbian) && !(o.Zeta > 0 && o.Zeta < 1):
+		return errors.Errorf("-zeta %v: want a value in (0, 1)", o.Zeta)
+	case o.HebbianN < 1:
+		return errors.Errorf("-hebbian-n %d: want at least 1", o.HebbianN)
+	case o.Mirror != "" && !o.Download:
+		return errors.New("-mirror needs -download")
+	case o.Labels != "" && o.Labels != "fine" && o.Labels != "coarse":
+		return errors.Errorf("-labels %q: want fine or coarse", o.Labels)
+	case o.CheckpointEvery < 0:
+		return errors.Errorf("-checkpoint-every %d: want 0 or more", o.CheckpointEvery)
+	case o.KeepCheckpoints < 0:
+		return errors.Errorf("-keep-checkpoints %d: want 0 or more", o.KeepCheckpoints)
+	}
+	if _, err := layers.ParseGrouping(o.Grouping); err != nil {
+		return errors.Wrap(err, "-grouping")
+	}
+	if _, err := o.HiddenWidths(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Describe returns a short name of the model for tables, e.g.
+// "g2g (index, G=8, d=0.25, dst magnitude/random)".
+func (o *Options) Describe(rewiring string) string {
+	if o.Model != "g2g" {
+		return o.Model
+	}
+	s := fmt.Sprintf("g2g (%s, G=%d, d=%g", o.Grouping, o.Groups, o.Density)
+	if o.Sampling == "blocks" {
+		s += ", blocks"
+	}
+	if rewiring != "" {
+		s += ", " + rewiring
+	}
+	return s + ")"
+}
+
+// Parse parses args into options starting from ds's defaults.
+func Parse(ds *Dataset, args []string, stderr io.Writer) (Options, error) {
+	o := Defaults(ds)
+	fs := flag.NewFlagSet(ds.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	RegisterFlags(fs, &o, ds)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, errors.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, o.Validate()
+}
