@@ -339,7 +339,7 @@ func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	}
 	m := b.Constant(l.cfg.Name+"/mask", l.mask.Tensor())
 	// A graph input (op == nil) needs no gradient: skip computing it.
-	y, err := G.ApplyOp(&maskedMul{layer: l, diffX: x.Op() != nil}, x, b.Param(l.w), m)
+	y, err := G.ApplyOp(&maskedMul{opBase: opBase{layer: l, label: "x·(W⊙M)", a: 0, ra: 0, b: 1, rb: 1}, diffX: x.Op() != nil}, x, b.Param(l.w), m)
 	if err != nil {
 		return nil, wrap(l, err, "x·(W⊙M)")
 	}

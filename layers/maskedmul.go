@@ -26,35 +26,48 @@ import (
 // steps. Matrix products go through gonum's blas32, which binaries built with
 // -tags openblas route to OpenBLAS.
 type maskedMul struct {
-	layer *G2G
+	opBase
 	diffX bool // whether x needs a gradient (false when x is a graph input)
 	out   []float32
 	wm    []float32
 }
 
-func hashOp(h hash.Hash, s string) { fmt.Fprint(h, s) }
+// opBase is what the three masked-product ops share: the layer, a label,
+// and which input dimensions give the output shape (rows of input a along
+// axis ra, columns of input b along axis rb).
+type opBase struct {
+	layer        *G2G
+	label        string
+	a, ra, b, rb int
+}
 
-func opHash(op G.Op) uint32 {
+func (op *opBase) Arity() int { return 3 }
+
+func (op *opBase) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a, a, a)
+}
+
+func (op *opBase) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return matShape(in, op.a, op.ra, op.b, op.rb)
+}
+
+func (op *opBase) ReturnsPtr() bool     { return false }
+func (op *opBase) CallsExtern() bool    { return false }
+func (op *opBase) OverwritesInput() int { return -1 }
+
+// WriteHash makes every op instance distinct: each owns output buffers.
+func (op *opBase) WriteHash(h hash.Hash) { fmt.Fprintf(h, "%s(%p)", op.label, op) }
+
+func (op *opBase) Hashcode() uint32 {
 	h := fnv.New32a()
 	op.WriteHash(h)
 	return h.Sum32()
 }
 
-func (op *maskedMul) Arity() int { return 3 }
-func (op *maskedMul) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a, a, a)
-}
-func (op *maskedMul) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return matShape(in, 0, 0, 1, 1)
-}
-func (op *maskedMul) ReturnsPtr() bool      { return false }
-func (op *maskedMul) CallsExtern() bool     { return false }
-func (op *maskedMul) OverwritesInput() int  { return -1 }
-func (op *maskedMul) WriteHash(h hash.Hash) { hashOp(h, fmt.Sprintf("maskedMul(%p)", op)) }
-func (op *maskedMul) Hashcode() uint32      { return opHash(op) }
-func (op *maskedMul) String() string        { return "x·(W⊙M)[" + op.layer.Name() + "]" }
-func (op *maskedMul) DiffWRT(int) []bool    { return []bool{op.diffX, true, false} }
+func (op *opBase) String() string { return op.label + "[" + op.layer.Name() + "]" }
+
+func (op *maskedMul) DiffWRT(int) []bool { return []bool{op.diffX, true, false} }
 
 func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
 	x, w, m, err := three(vals)
@@ -84,11 +97,11 @@ func (op *maskedMul) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 	var dx *G.Node
 	var err error
 	if op.diffX {
-		if dx, err = G.ApplyOp(&maskedMulT{layer: op.layer}, grad, w, m); err != nil {
+		if dx, err = G.ApplyOp(&maskedMulT{opBase: opBase{layer: op.layer, label: "dy·(W⊙M)ᵀ", a: 0, ra: 0, b: 1, rb: 0}}, grad, w, m); err != nil {
 			return nil, err
 		}
 	}
-	dw, err := G.ApplyOp(&maskedGrad{layer: op.layer}, x, grad, m)
+	dw, err := G.ApplyOp(&maskedGrad{opBase: opBase{layer: op.layer, label: "(xᵀ·dy)⊙M", a: 0, ra: 1, b: 1, rb: 1}}, x, grad, m)
 	if err != nil {
 		return nil, err
 	}
@@ -97,25 +110,10 @@ func (op *maskedMul) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 
 // maskedMulT computes dx = dy·(W⊙M)ᵀ from (dy, W, M).
 type maskedMulT struct {
-	layer *G2G
-	out   []float32
-	wm    []float32
+	opBase
+	out []float32
+	wm  []float32
 }
-
-func (op *maskedMulT) Arity() int { return 3 }
-func (op *maskedMulT) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a, a, a)
-}
-func (op *maskedMulT) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return matShape(in, 0, 0, 1, 0)
-}
-func (op *maskedMulT) ReturnsPtr() bool      { return false }
-func (op *maskedMulT) CallsExtern() bool     { return false }
-func (op *maskedMulT) OverwritesInput() int  { return -1 }
-func (op *maskedMulT) WriteHash(h hash.Hash) { hashOp(h, fmt.Sprintf("maskedMulT(%p)", op)) }
-func (op *maskedMulT) Hashcode() uint32      { return opHash(op) }
-func (op *maskedMulT) String() string        { return "dy·(W⊙M)ᵀ[" + op.layer.Name() + "]" }
 
 func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 	dy, w, m, err := three(vals)
@@ -145,24 +143,9 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 // product xᵀ·dy — the dense gradient RigL ranks inactive edges by — in the
 // layer when asked to.
 type maskedGrad struct {
-	layer *G2G
-	out   []float32
+	opBase
+	out []float32
 }
-
-func (op *maskedGrad) Arity() int { return 3 }
-func (op *maskedGrad) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a, a, a)
-}
-func (op *maskedGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return matShape(in, 0, 1, 1, 1)
-}
-func (op *maskedGrad) ReturnsPtr() bool      { return false }
-func (op *maskedGrad) CallsExtern() bool     { return false }
-func (op *maskedGrad) OverwritesInput() int  { return -1 }
-func (op *maskedGrad) WriteHash(h hash.Hash) { hashOp(h, fmt.Sprintf("maskedGrad(%p)", op)) }
-func (op *maskedGrad) Hashcode() uint32      { return opHash(op) }
-func (op *maskedGrad) String() string        { return "(xᵀ·dy)⊙M[" + op.layer.Name() + "]" }
 
 func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 	x, dy, m, err := three(vals)

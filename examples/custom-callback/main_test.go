@@ -2,56 +2,14 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/binary"
-	"os"
-	"path/filepath"
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-// fakeFashionMNIST writes a tiny set in the official layout: class c lights
-// up image row c, so most pixels never fire.
-func fakeFashionMNIST(t *testing.T, nTrain, nTest int) string {
-	dir := t.TempDir()
-	write := func(name string, dims []int, data []byte) {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		hdr := []byte{0, 0, 0x08, byte(len(dims))}
-		for _, d := range dims {
-			hdr = binary.BigEndian.AppendUint32(hdr, uint32(d))
-		}
-		zw.Write(hdr)
-		zw.Write(data)
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, set := range []struct {
-		prefix string
-		n      int
-	}{{"train", nTrain}, {"t10k", nTest}} {
-		img := make([]byte, set.n*784)
-		lbl := make([]byte, set.n)
-		for i := 0; i < set.n; i++ {
-			c := i % 10
-			lbl[i] = byte(c)
-			for k := 0; k < 28; k++ {
-				img[i*784+c*28+k] = 255
-			}
-		}
-		write(set.prefix+"-images-idx3-ubyte.gz", []int{set.n, 28, 28}, img)
-		write(set.prefix+"-labels-idx1-ubyte.gz", []int{set.n}, lbl)
-	}
-	return dir
-}
-
 func TestRunOnTinyData(t *testing.T) {
-	dir := fakeFashionMNIST(t, 100, 30)
+	dir := fixtures.FashionMNIST(t, 100, 30)
 	var out, errOut bytes.Buffer
 	if err := run([]string{"-data", dir, "-epochs", "2"}, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, errOut.String())

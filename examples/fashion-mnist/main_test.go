@@ -2,9 +2,8 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/binary"
 	"encoding/json"
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,50 +11,8 @@ import (
 	"testing"
 )
 
-// writeIDX writes a gzipped IDX file of unsigned bytes.
-func writeIDX(t *testing.T, path string, dims []int, data []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	hdr := []byte{0, 0, 0x08, byte(len(dims))}
-	for _, d := range dims {
-		hdr = binary.BigEndian.AppendUint32(hdr, uint32(d))
-	}
-	zw.Write(hdr)
-	zw.Write(data)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// fakeFashionMNIST writes a tiny set in the official file layout: the class
-// is written into the image as a bright block, so it is learnable.
-func fakeFashionMNIST(t *testing.T, nTrain, nTest int) string {
-	dir := t.TempDir()
-	for _, set := range []struct {
-		prefix string
-		n      int
-	}{{"train", nTrain}, {"t10k", nTest}} {
-		img := make([]byte, set.n*784)
-		lbl := make([]byte, set.n)
-		for i := 0; i < set.n; i++ {
-			c := i % 10
-			lbl[i] = byte(c)
-			for k := 0; k < 28; k++ {
-				img[i*784+c*28+k] = 255
-			}
-		}
-		writeIDX(t, filepath.Join(dir, set.prefix+"-images-idx3-ubyte.gz"), []int{set.n, 28, 28}, img)
-		writeIDX(t, filepath.Join(dir, set.prefix+"-labels-idx1-ubyte.gz"), []int{set.n}, lbl)
-	}
-	return dir
-}
-
 func TestJSONContractOnTinyData(t *testing.T) {
-	dir := fakeFashionMNIST(t, 100, 30)
+	dir := fixtures.FashionMNIST(t, 100, 30)
 	var out, errOut bytes.Buffer
 	err := run([]string{"-data", dir, "-epochs", "2", "-batch", "32", "-json", "-lr", "0.01", "-log", filepath.Join(t.TempDir(), "m.csv")}, &out, &errOut)
 	if err != nil {
@@ -87,7 +44,7 @@ func TestJSONContractOnTinyData(t *testing.T) {
 }
 
 func TestRewiringFlags(t *testing.T) {
-	dir := fakeFashionMNIST(t, 100, 30)
+	dir := fixtures.FashionMNIST(t, 100, 30)
 	for _, c := range []struct {
 		flags   []string
 		summary string // prefix of every rewiring line on stderr
@@ -140,7 +97,7 @@ func TestRewiringFlags(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	dir := fakeFashionMNIST(t, 20, 10)
+	dir := fixtures.FashionMNIST(t, 20, 10)
 	cases := []struct {
 		args []string
 		want string

@@ -1,10 +1,6 @@
 package g2gnet
 
 import (
-	"fmt"
-
-	"github.com/pkg/errors"
-
 	"github.com/g2g-ml/g2g/graph"
 	"github.com/g2g-ml/g2g/internal/rngs"
 	"github.com/g2g-ml/g2g/layers"
@@ -38,12 +34,6 @@ func CIFARReference(classes int) CIFARConfig {
 // dense, as cfg.Model says; the encoder is dense in both) and a dense
 // output layer producing logits. Its input shape is (Channels, Size, Size).
 func CIFAR(cfg CIFARConfig) (*graph.Model, error) {
-	if cfg.Model != "dense" && cfg.Model != "g2g" {
-		return nil, errors.Errorf("unknown model %q (want dense or g2g)", cfg.Model)
-	}
-	if len(cfg.Hidden) == 0 {
-		return nil, errors.New("no hidden layers")
-	}
 	enc, err := layers.NewConv2D(layers.Conv2DConfig{
 		Name: "patch", InChannels: cfg.Channels, OutChannels: cfg.Filters, Height: cfg.Size, Width: cfg.Size,
 		Kernel: cfg.Patch, Stride: cfg.Patch, Activation: layers.ReLU, Flatten: true,
@@ -52,32 +42,9 @@ func CIFAR(cfg CIFARConfig) (*graph.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	ls := []layers.Layer{enc}
-	in := enc.OutputShape()[0]
-	for d, width := range cfg.Hidden {
-		name := fmt.Sprintf("hidden%d", d+1)
-		seed := rngs.Derive(cfg.Seed, name)
-		var l layers.Layer
-		if cfg.Model == "dense" {
-			l, err = layers.NewDense(layers.DenseConfig{Name: name, In: in, Out: width, Activation: layers.ReLU, Seed: seed})
-		} else {
-			l, err = layers.NewG2G(layers.G2GConfig{
-				Name: name, In: in, Out: width, Groups: cfg.Groups, Grouping: cfg.Grouping, Depth: d,
-				Intra: cfg.Intra, Density: cfg.Density, Sampling: cfg.Sampling,
-				Activation: layers.ReLU, Seed: seed,
-			})
-		}
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		in = width
-	}
-	out, err := layers.NewDense(layers.DenseConfig{
-		Name: "output", In: in, Out: cfg.Classes, Init: layers.GlorotUniform, Seed: rngs.Derive(cfg.Seed, "output"),
-	})
+	ls, err := stack(cfg.MLPConfig, enc.OutputShape()[0])
 	if err != nil {
 		return nil, err
 	}
-	return graph.Sequential([]int{cfg.Channels, cfg.Size, cfg.Size}, append(ls, out)...)
+	return graph.Sequential([]int{cfg.Channels, cfg.Size, cfg.Size}, append([]layers.Layer{enc}, ls...)...)
 }

@@ -46,6 +46,16 @@ func Reference() MLPConfig {
 // MLP builds the model: ReLU hidden layers (G2G or dense) and a dense output
 // layer producing logits.
 func MLP(cfg MLPConfig) (*graph.Model, error) {
+	ls, err := stack(cfg, cfg.Input)
+	if err != nil {
+		return nil, err
+	}
+	return graph.Sequential([]int{cfg.Input}, ls...)
+}
+
+// stack returns the hidden layers (G2G or dense, ReLU) on in features and
+// the dense output layer.
+func stack(cfg MLPConfig, in int) ([]layers.Layer, error) {
 	if cfg.Model != "dense" && cfg.Model != "g2g" {
 		return nil, errors.Errorf("unknown model %q (want dense or g2g)", cfg.Model)
 	}
@@ -53,7 +63,6 @@ func MLP(cfg MLPConfig) (*graph.Model, error) {
 		return nil, errors.New("no hidden layers")
 	}
 	var ls []layers.Layer
-	in := cfg.Input
 	for d, width := range cfg.Hidden {
 		name := fmt.Sprintf("hidden%d", d+1)
 		seed := rngs.Derive(cfg.Seed, name)
@@ -80,5 +89,5 @@ func MLP(cfg MLPConfig) (*graph.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return graph.Sequential([]int{cfg.Input}, append(ls, out)...)
+	return append(ls, out), nil
 }

@@ -2,9 +2,8 @@ package runner
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/binary"
 	"encoding/json"
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,43 +15,6 @@ import (
 	"github.com/g2g-ml/g2g/graph"
 	"github.com/g2g-ml/g2g/internal/npz"
 )
-
-// fakeFashionMNIST writes a small learnable set in the official layout.
-func fakeFashionMNIST(t *testing.T, nTrain, nTest int) string {
-	t.Helper()
-	dir := t.TempDir()
-	write := func(name string, dims []int, data []byte) {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		hdr := []byte{0, 0, 0x08, byte(len(dims))}
-		for _, d := range dims {
-			hdr = binary.BigEndian.AppendUint32(hdr, uint32(d))
-		}
-		zw.Write(hdr)
-		zw.Write(data)
-		zw.Close()
-		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, set := range []struct {
-		prefix string
-		n      int
-	}{{"train", nTrain}, {"t10k", nTest}} {
-		img := make([]byte, set.n*784)
-		lbl := make([]byte, set.n)
-		for i := 0; i < set.n; i++ {
-			c := i % 10
-			lbl[i] = byte(c)
-			for k := 0; k < 28; k++ {
-				img[i*784+c*28+k] = byte(100 + (i*7+k)%155)
-			}
-		}
-		write(set.prefix+"-images-idx3-ubyte.gz", []int{set.n, 28, 28}, img)
-		write(set.prefix+"-labels-idx1-ubyte.gz", []int{set.n}, lbl)
-	}
-	return dir
-}
 
 // killAt SIGKILLs its own process at the end of the given step: a crash in
 // the middle of an epoch, with no chance to clean up.
@@ -123,7 +85,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three training processes")
 	}
-	data := fakeFashionMNIST(t, 200, 50)
+	data := fixtures.FashionMNIST(t, 200, 50)
 	dir := t.TempDir()
 	common := "-data " + data + " -hidden 48,48 -groups 4 -epochs 4 -batch 32 -lr 0.01 -quiet -dst -prune magnitude -regrow hebbian -hebbian-n 2"
 	whole := filepath.Join(dir, "whole.npz")
@@ -161,7 +123,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 }
 
 func TestResumeRefusesOtherSettings(t *testing.T) {
-	data := fakeFashionMNIST(t, 64, 20)
+	data := fixtures.FashionMNIST(t, 64, 20)
 	dir := t.TempDir()
 	ck := filepath.Join(dir, "ck.npz")
 	var out, errb bytes.Buffer
@@ -179,7 +141,7 @@ func TestResumeRefusesOtherSettings(t *testing.T) {
 }
 
 func TestExportedModelPredictsLikeTheRun(t *testing.T) {
-	data := fakeFashionMNIST(t, 64, 20)
+	data := fixtures.FashionMNIST(t, 64, 20)
 	path := filepath.Join(t.TempDir(), "m.npz")
 	o, err := Parse(FashionMNIST(), strings.Fields("-data "+data+" -hidden 32,32 -groups 4 -epochs 2 -batch 16 -quiet -json -export "+path), os.Stderr)
 	if err != nil {
