@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/layers"
 	"github.com/g2g-ml/g2g/optim"
 )
 
@@ -402,4 +403,38 @@ func TestDSTWithPlainSGD(t *testing.T) {
 	}
 	d := newDST(t, DSTConfig{Zeta: 0.2})
 	net.fit(t, opt, 3, d, &probe{t: t, opt: opt, src: d.Reports})
+}
+
+// Ensemble-level masks run on block kernels, which skip the dense gradient
+// unless asked for it: RigL-style regrowth must ask.
+func TestDSTGradientRegrowthOnBlockKernels(t *testing.T) {
+	mk := func(name string, s int64) *layers.G2G {
+		l, err := layers.NewG2G(layers.G2GConfig{Name: name, In: 16, Out: 16, Groups: 4, Density: 0.5,
+			Sampling: layers.SampleBlocks, Activation: layers.ReLU, Seed: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	h1, h2 := mk("h1", 1), mk("h2", 2)
+	if on, _ := h1.BlockKernels(); !on {
+		t.Fatal("block kernels are off: the test proves nothing")
+	}
+	out, _ := layers.NewDense(layers.DenseConfig{Name: "out", In: 16, Out: 2, Seed: 3})
+	m, err := graph.Sequential([]int{16}, h1, h2, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDST(DSTConfig{Zeta: 0.25, Regrow: CriterionGradient, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Fit(data16(64, 7), graph.FitConfig{Epochs: 3, BatchSize: 16, Optimizer: newAdam(t, 0.01), Callbacks: []graph.Callback{d}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range d.Reports() {
+		if r.Regrown != r.Pruned || r.Regrown == 0 || r.Active != 128 {
+			t.Fatalf("report %+v", r)
+		}
+	}
 }
