@@ -113,7 +113,9 @@ func CIFAR10() *Dataset {
 			if cache, err := datasets.DefaultCacheDir(); err == nil {
 				cands = append(cands, filepath.Join(cache, "cifar10-jpeg.tar.gz"))
 			}
-			cands = append(cands, SharedCIFAR10JPEG)
+			// The project's shared data folder, beside the checkout or at its
+			// usual place.
+			cands = append(cands, filepath.Join("..", "shared", "data", "cifar10-jpeg.tar.gz"), SharedCIFAR10JPEG)
 			for _, c := range cands {
 				if st, err := os.Stat(c); err == nil && !st.IsDir() {
 					ds, err := datasets.LoadImageFolders(c, datasets.ImageFolderOptions{Channels: 3}, "train", "test")
