@@ -15,5 +15,13 @@
 // goes through a Builder, which also records the inputs and outputs of sparse
 // layers for callbacks such as Hebbian rewiring.
 //
+// With SampleBlocks the mask is ensemble-level (whole blocks on or off) and
+// the layer's products run on block-sparse kernels whose cost scales with the
+// density; other masks use one dense product (a fine-grained mask at 25 %
+// density cannot beat BLAS on a CPU).
+//
+// Other layers: Dense, Conv2D (the CIFAR patch encoder), activations,
+// Dropout, Flatten, Add and Concat (branches and skip connections).
+//
 // Start with NewG2G and NewDense, and compose them with package graph.
 package layers
