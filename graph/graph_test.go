@@ -3,8 +3,10 @@ package graph
 import (
 	"math"
 	"math/rand"
+	"runtime"
 	"strings"
 	"testing"
+	"weak"
 
 	"github.com/pkg/errors"
 
@@ -539,5 +541,28 @@ func TestBlockKernelsMatchDenseKernels(t *testing.T) {
 				t.Fatalf("%s[%d]: block %v, dense %v", name, k, gb[name][k], v[k])
 			}
 		}
+	}
+}
+
+// A model nobody references any more must be garbage collected, compiled
+// graphs, tape machines and all (a finalizer in a reference cycle once kept
+// every compiled model alive).
+func TestModelIsCollected(t *testing.T) {
+	ref := func() weak.Pointer[Model] {
+		m := smallModel(t, 3)
+		opt, _ := optim.NewAdam(optim.AdamConfig{LR: 0.01})
+		if _, err := m.Fit(toyData(20, 6, 3, 1), FitConfig{Epochs: 1, BatchSize: 8, Optimizer: opt}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Predict(toyData(5, 6, 3, 2).X, 5); err != nil {
+			t.Fatal(err)
+		}
+		return weak.Make(m)
+	}()
+	for i := 0; i < 5 && ref.Value() != nil; i++ {
+		runtime.GC()
+	}
+	if ref.Value() != nil {
+		t.Fatal("the model is still reachable after training and prediction")
 	}
 }

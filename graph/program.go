@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
@@ -90,7 +91,7 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 	p.taps = b.Taps()
 
 	if !train {
-		p.vm = G.NewTapeMachine(b.Graph)
+		p.vm = newMachine(b.Graph)
 		return p, nil
 	}
 	p.y = make([]float32, batch*p.classes)
@@ -116,8 +117,20 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 		}
 		opts = append(opts, G.TraceExec(), G.WithWatchlist(watch...))
 	}
-	p.vm = G.NewTapeMachine(b.Graph, opts...)
+	p.vm = newMachine(b.Graph, opts...)
 	return p, nil
+}
+
+// newMachine returns a tape machine without the finalizer gorgonia sets on
+// it. That finalizer only frees CUDA contexts (a no-op in CPU builds), but an
+// object with a finalizer is never collected when it sits in a reference
+// cycle — and a machine always does (its program's Read ops point into the
+// program struct that holds the machine) — so every model ever compiled
+// stayed in memory.
+func newMachine(g *G.ExprGraph, opts ...G.VMOpt) G.VM {
+	vm := G.NewTapeMachine(g, opts...)
+	runtime.SetFinalizer(vm, nil)
+	return vm
 }
 
 // crossEntropy returns the mean over the batch of −Σ_c y_c·log softmax(z)_c,
