@@ -548,7 +548,7 @@ func TestBlockKernelsMatchDenseKernels(t *testing.T) {
 // graphs, tape machines and all (a finalizer in a reference cycle once kept
 // every compiled model alive).
 func TestModelIsCollected(t *testing.T) {
-	ref := func() weak.Pointer[Model] {
+	ref := func() weak.Pointer[program] {
 		m := smallModel(t, 3)
 		opt, _ := optim.NewAdam(optim.AdamConfig{LR: 0.01})
 		if _, err := m.Fit(toyData(20, 6, 3, 1), FitConfig{Epochs: 1, BatchSize: 8, Optimizer: opt}); err != nil {
@@ -557,12 +557,16 @@ func TestModelIsCollected(t *testing.T) {
 		if _, err := m.Predict(toyData(5, 6, 3, 2).X, 5); err != nil {
 			t.Fatal(err)
 		}
-		return weak.Make(m)
+		for _, p := range m.train {
+			return weak.Make(p) // a compiled graph with its machine
+		}
+		t.Fatal("no training program")
+		return weak.Pointer[program]{}
 	}()
 	for i := 0; i < 5 && ref.Value() != nil; i++ {
 		runtime.GC()
 	}
 	if ref.Value() != nil {
-		t.Fatal("the model is still reachable after training and prediction")
+		t.Fatal("a compiled training graph is still reachable after its model was dropped")
 	}
 }
