@@ -1,0 +1,336 @@
+package experiment
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/datasets"
+	"github.com/g2g-ml/g2g/examples/internal/report"
+	"github.com/g2g-ml/g2g/examples/internal/runner"
+)
+
+// Method is one model variant of a grid, parsed from its name:
+//
+//	dense                      the dense baseline (density ignored: one cell per seed)
+//	g2g-<grouping>             static G2G masks; grouping index, random or mixer
+//	blocks-<grouping>          ensemble-level G2G (whole blocks, -sampling blocks)
+//	<sparse>+dst               dynamic sparse training (prune and regrow criteria from
+//	                           the base options: magnitude / random by default)
+//	<sparse>+hebbian           Hebbian rewiring
+//	<sparse>+dst-hebbian       DST with Hebbian regrowth (the paper's combination)
+type Method struct {
+	// Name is the method's name, e.g. "g2g-index+dst".
+	Name string
+	// Model is "dense" or "g2g"; Grouping and Sampling are the G2G options
+	// ("" for the base options' sampling).
+	Model, Grouping, Sampling string
+	// DST and Hebbian select the rewiring; HebbianRegrow makes DST regrow
+	// by Hebbian score.
+	DST, Hebbian, HebbianRegrow bool
+}
+
+// Sparse reports whether the method has masks (everything but dense).
+func (m Method) Sparse() bool { return m.Model != "dense" }
+
+// Rewired reports whether the masks change during training.
+func (m Method) Rewired() bool { return m.DST || m.Hebbian }
+
+// methodHelp lists the method names ParseMethod accepts.
+const methodHelp = "want dense, g2g-<grouping> or blocks-<grouping> with grouping index, random or mixer, " +
+	"optionally followed by +dst, +hebbian or +dst-hebbian (e.g. g2g-index+dst)"
+
+// ParseMethod parses a method name (see [Method]).
+func ParseMethod(name string) (Method, error) {
+	m := Method{Name: name}
+	if name == report.DenseMethod {
+		m.Model = "dense"
+		return m, nil
+	}
+	base, rewire, _ := strings.Cut(name, "+")
+	kind, grouping, ok := strings.Cut(base, "-")
+	if !ok || (kind != "g2g" && kind != "blocks") {
+		return m, errors.Errorf("unknown method %q: %s", name, methodHelp)
+	}
+	switch grouping {
+	case "index", "random", "mixer":
+	default:
+		return m, errors.Errorf("unknown method %q: grouping %q is not index, random or mixer", name, grouping)
+	}
+	m.Model, m.Grouping = "g2g", grouping
+	if kind == "blocks" {
+		m.Sampling = "blocks"
+	}
+	switch rewire {
+	case "":
+	case "dst":
+		m.DST = true
+	case "hebbian":
+		m.Hebbian = true
+	case "dst-hebbian":
+		m.DST, m.HebbianRegrow = true, true
+	default:
+		return m, errors.Errorf("unknown method %q: rewiring %q is not dst, hebbian or dst-hebbian", name, "+"+rewire)
+	}
+	return m, nil
+}
+
+// Grid is an experiment: every method at every density with every seed, on
+// one data set, with shared training settings.
+type Grid struct {
+	// Dataset names the data set (see runner.Datasets): fashion-mnist,
+	// mnist, cifar10 or cifar100.
+	Dataset string
+	// Methods are method names (see [Method]).
+	Methods []string
+	// Densities are the fractions of edges kept, each in (0, 1]; the dense
+	// method ignores them.
+	Densities []float64
+	// Seeds are the seeds; each cell is run once per seed.
+	Seeds []int64
+	// Epochs is the number of training epochs of every cell.
+	Epochs int
+	// Subset, when positive, trains on the first Subset training samples
+	// only (the test set is always whole).
+	Subset int
+	// Base holds the shared training options (batch, lr, hidden, groups,
+	// rewiring knobs, data location). Its Model, Grouping, Density, Seed,
+	// Epochs, DST and Hebbian are set per cell; its Sampling must be exact
+	// or bernoulli (use the blocks-<grouping> methods for blocks) and its
+	// Regrow not hebbian (use the +dst-hebbian methods).
+	Base runner.Options
+}
+
+// Cell is one run of a grid: a method at a density with a seed.
+type Cell struct {
+	Method Method
+	// Density is the cell's density: 1 for dense.
+	Density float64
+	Seed    int64
+}
+
+// String names the cell, e.g. "g2g-index d=0.25 seed 1".
+func (c Cell) String() string {
+	return fmt.Sprintf("%s d=%s seed %d", c.Method.Name, formatDensity(c.Density), c.Seed)
+}
+
+// Path returns the cell's file path under out without extension:
+// out/runs/<dataset>/<method>/d<density>/seed<seed>.
+func (c Cell) Path(out, dataset string) string {
+	return fmt.Sprintf("%s/runs/%s/%s/d%s/seed%d", out, dataset, c.Method.Name, formatDensity(c.Density), c.Seed)
+}
+
+// Key identifies the cell on a command line: METHOD/DENSITY/SEED, e.g.
+// "g2g-index+dst/0.25/1" (see RunConfig.Cell).
+func (c Cell) Key() string {
+	return fmt.Sprintf("%s/%s/%d", c.Method.Name, formatDensity(c.Density), c.Seed)
+}
+
+// cell returns the cell of g with the given key.
+func (g *Grid) cell(key string) (Cell, error) {
+	for _, c := range g.Cells() {
+		if c.Key() == key {
+			return c, nil
+		}
+	}
+	return Cell{}, errors.Errorf("-cell %q: not a cell of the grid (want METHOD/DENSITY/SEED, e.g. dense/1/1)", key)
+}
+
+// formatDensity formats a density the way file names and tables show it.
+func formatDensity(d float64) string { return strconv.FormatFloat(d, 'g', 6, 64) }
+
+// Options returns the runner options of cell c of g.
+func (g *Grid) Options(c Cell) runner.Options {
+	o := g.Base
+	o.Epochs, o.Seed = g.Epochs, c.Seed
+	o.Model, o.DST, o.Hebbian = c.Method.Model, c.Method.DST, c.Method.Hebbian
+	if c.Method.Sparse() {
+		o.Grouping, o.Density = c.Method.Grouping, c.Density
+		if c.Method.Sampling != "" {
+			o.Sampling = c.Method.Sampling
+		}
+		if c.Method.HebbianRegrow {
+			o.Regrow = "hebbian"
+		}
+	}
+	// Per-run outputs are the experiment's business, not the base's.
+	o.Log, o.JSON, o.Save, o.Export, o.Resume, o.CheckpointEvery = "", false, "", "", "", 0
+	return o
+}
+
+// Cells returns the grid's cells, seed by seed (every method and density of
+// the first seed, then of the second, ...), so that a grid cut short by a
+// time budget has whole seeds. Dense has one cell per seed, at density 1.
+// It assumes a valid grid; unknown methods are left out.
+func (g *Grid) Cells() []Cell {
+	var cells []Cell
+	for _, s := range g.Seeds {
+		for _, name := range g.Methods {
+			m, err := ParseMethod(name)
+			if err != nil {
+				continue
+			}
+			if !m.Sparse() {
+				cells = append(cells, Cell{Method: m, Density: 1, Seed: s})
+				continue
+			}
+			for _, d := range g.Densities {
+				cells = append(cells, Cell{Method: m, Density: d, Seed: s})
+			}
+		}
+	}
+	return cells
+}
+
+// Validate checks the grid before anything runs: a known data set, non-empty
+// lists without duplicates, known methods, densities in (0, 1], at least one
+// epoch, valid base options, and, by building the model of every (method,
+// density) with the first seed, densities the model can have (e.g. G2G
+// needs density ≥ about 1/groups; blocks need density·groups whole). Errors
+// name the entry at fault.
+func (g *Grid) Validate() error {
+	if _, err := dataset(g.Dataset); err != nil {
+		return err
+	}
+	if len(g.Methods) == 0 {
+		return errors.New("methods: the list is empty; " + methodHelp)
+	}
+	sparse := false
+	seen := map[string]bool{}
+	for _, name := range g.Methods {
+		if seen[name] {
+			return errors.Errorf("methods: %q is listed twice", name)
+		}
+		seen[name] = true
+		m, err := ParseMethod(name)
+		if err != nil {
+			return errors.Wrap(err, "methods")
+		}
+		sparse = sparse || m.Sparse()
+	}
+	if sparse && len(g.Densities) == 0 {
+		return errors.New("densities: the list is empty; give at least one density in (0, 1] for the sparse methods")
+	}
+	seenD := map[string]bool{}
+	for _, d := range g.Densities {
+		if !(d > 0 && d <= 1) {
+			return errors.Errorf("densities: %v is out of range: a density is the fraction of edges kept, in (0, 1]", d)
+		}
+		if seenD[formatDensity(d)] {
+			return errors.Errorf("densities: %v is listed twice", d)
+		}
+		seenD[formatDensity(d)] = true
+	}
+	if len(g.Seeds) == 0 {
+		return errors.New("seeds: the list is empty; give at least one seed")
+	}
+	seenS := map[int64]bool{}
+	for _, s := range g.Seeds {
+		if seenS[s] {
+			return errors.Errorf("seeds: %d is listed twice", s)
+		}
+		seenS[s] = true
+	}
+	if g.Epochs < 1 {
+		return errors.Errorf("epochs %d: want at least 1", g.Epochs)
+	}
+	if g.Subset < 0 {
+		return errors.Errorf("subset %d: want 0 (all training samples) or a positive count", g.Subset)
+	}
+	switch {
+	case g.Base.Sampling == "blocks":
+		return errors.New("-sampling blocks: name the ensemble-level methods blocks-<grouping> (e.g. blocks-index) instead")
+	case g.Base.Regrow == "hebbian":
+		return errors.New("-regrow hebbian: name the methods <sparse>+dst-hebbian (e.g. g2g-index+dst-hebbian) instead")
+	}
+	return g.validateCells(g.Cells())
+}
+
+// validateCells builds the model of every (method, density) among cells.
+func (g *Grid) validateCells(cells []Cell) error {
+	ds, err := dataset(g.Dataset)
+	if err != nil {
+		return err
+	}
+	checked := map[string]bool{}
+	for _, c := range cells {
+		key := c.Method.Name + " " + formatDensity(c.Density)
+		if checked[key] {
+			continue
+		}
+		checked[key] = true
+		o := g.Options(c)
+		where := c.Method.Name
+		if c.Method.Sparse() {
+			where = fmt.Sprintf("method %s at density %v", c.Method.Name, c.Density)
+		}
+		if err := o.Validate(); err != nil {
+			return errors.Wrap(err, where)
+		}
+		if _, err := runner.BuildModel(ds, &o); err != nil {
+			return errors.Wrapf(err, "%s is impossible", where)
+		}
+	}
+	return nil
+}
+
+// dataset returns the runner's data set called name.
+func dataset(name string) (*runner.Dataset, error) {
+	all := runner.Datasets()
+	if ds, ok := all[name]; ok {
+		return ds, nil
+	}
+	var names []string
+	for n := range all {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return nil, errors.Errorf("dataset %q: want one of %s", name, strings.Join(names, ", "))
+}
+
+// loader returns a copy of ds whose Load keeps the data it loads the first
+// time and hands out copies (runs normalise their sets in place), with the
+// training set cut to its first subset samples when subset > 0.
+func loader(ds *runner.Dataset, subset int) *runner.Dataset {
+	c := *ds
+	load := ds.Load
+	var (
+		mu          sync.Mutex
+		train, test *datasets.Dataset
+		source      string
+	)
+	c.Load = func(o *runner.Options, stderr io.Writer) (*datasets.Dataset, *datasets.Dataset, string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if train == nil {
+			tr, te, src, err := load(o, stderr)
+			if err != nil {
+				return nil, nil, "", err
+			}
+			if subset > tr.Len() {
+				return nil, nil, "", errors.Errorf("subset %d: the training set has only %d samples", subset, tr.Len())
+			}
+			train, test, source = tr, te, src
+			if subset > 0 {
+				train = tr.Subset(first(subset))
+				source = fmt.Sprintf("%s (first %d training samples)", src, subset)
+			}
+		}
+		return train.Subset(first(train.Len())), test.Subset(first(test.Len())), source, nil
+	}
+	return &c
+}
+
+// first returns 0, 1, ..., n-1.
+func first(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
