@@ -381,7 +381,8 @@ func (d *DST) OnTrainBegin(c *graph.Context) error {
 	}
 	d.layers = ls
 	if d.cfg.Regrow == CriterionGradient {
-		// Block-sparse kernels skip the dense gradient unless asked for it.
+		// Layers keep the dense gradient only when asked (it costs a copy
+		// per step, and a full product with block kernels).
 		for _, l := range ls {
 			if k, ok := l.(interface{ KeepDenseGrad(bool) }); ok {
 				k.KeepDenseGrad(true)

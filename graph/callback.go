@@ -122,7 +122,9 @@ func (c *Context) Activations(l layers.Sparse) (in, out *tensor.Dense, ok bool) 
 // gradient every edge would receive if it were active, shaped (in, out). At
 // active edges it equals the weight gradient; at inactive ones it is what
 // RigL-style regrowth ranks by. Valid only during OnBatchEnd; do not keep or
-// modify it. ok is false when the layer does not provide it.
+// modify it. ok is false when the layer does not provide it: a G2G layer
+// keeps it only after KeepDenseGrad(true), which a callback should call in
+// OnTrainBegin.
 func (c *Context) DenseGrad(l layers.Sparse) (grad *tensor.Dense, ok bool) {
 	if c.prog == nil {
 		return nil, false

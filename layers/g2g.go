@@ -81,18 +81,11 @@ type G2G struct {
 	mask  *Mask
 	bound float64
 
-	denseMode denseMode // when to keep the dense gradient
+	keepDense bool      // keep the dense gradient (KeepDenseGrad)
 	denseGrad []float32 // xᵀ·dy of the last training step, or nil
+	wm        []float32 // W⊙M of the last forward pass, shared by the backward op
 	plan      blockPlan // block structure of the mask, for the kernels
 }
-
-type denseMode int
-
-const (
-	denseAuto denseMode = iota // keep it unless block kernels run
-	denseOn
-	denseOff
-)
 
 // NewG2G builds the layer: assigns ensembles, samples the mask and
 // initializes the weights (zero at masked positions).
@@ -350,24 +343,20 @@ func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	return y, nil
 }
 
-// KeepDenseGrad forces keeping (true) or dropping (false) the dense gradient
-// xᵀ·dy of every training step, which DenseGrad returns. By default it is
-// kept unless the mask is block-sparse enough for the block kernels (see
-// SampleBlocks), where computing it would cost a full dense product; a
-// callback that ranks inactive edges by gradient (RigL) turns it on.
+// KeepDenseGrad turns on (or off, the default) keeping the dense gradient
+// xᵀ·dy of every training step, which DenseGrad returns. Keeping it costs a
+// copy of W per step and, with block kernels (see SampleBlocks), a full
+// dense product; a callback that ranks inactive edges by gradient (RigL, see
+// callbacks.DST) turns it on in OnTrainBegin.
 func (l *G2G) KeepDenseGrad(on bool) {
-	l.denseMode = denseOff
-	if on {
-		l.denseMode = denseOn
-	}
+	l.keepDense = on
 	l.denseGrad = nil
 }
 
 // DenseGrad returns dLoss/d(W⊙M) = xᵀ·dy of the last training step, shaped
 // like W (In·Out, row-major): the gradient every edge would have received
-// had it been active. It is nil before the first step and when the last step
-// did not keep it (see KeepDenseGrad). The slice is overwritten by the next
-// step.
+// had it been active. It is nil unless KeepDenseGrad(true) was called before
+// the step. The slice is overwritten by the next step.
 func (l *G2G) DenseGrad() []float32 { return l.denseGrad }
 
 // BlockKernels reports whether the layer's products currently run on the

@@ -29,7 +29,6 @@ type maskedMul struct {
 	opBase
 	diffX bool // whether x needs a gradient (false when x is a graph input)
 	out   []float32
-	wm    []float32
 }
 
 // opBase is what the three masked-product ops share: the layer, a label,
@@ -76,18 +75,19 @@ func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
 	}
 	batch, in, out := len(x)/op.layer.cfg.In, op.layer.cfg.In, op.layer.cfg.Out
 	op.out = grow(op.out, batch*out)
-	if p := op.layer.blockPlan(); p.use {
-		op.wm = p.masked(op.wm, w, m, out)
+	l := op.layer
+	if p := l.blockPlan(); p.use {
+		l.wm = p.masked(l.wm, w, m, out)
 		clear(op.out)
 		for _, b := range p.active {
 			gi, gj := b[0], b[1]
 			ni, nj := p.inHi[gi]-p.inLo[gi], p.outHi[gj]-p.outLo[gj]
 			gemmAcc(blas.NoTrans, blas.NoTrans, batch, nj, ni,
-				x[p.inLo[gi]:], in, op.wm[p.inLo[gi]*out+p.outLo[gj]:], out, op.out[p.outLo[gj]:], out)
+				x[p.inLo[gi]:], in, l.wm[p.inLo[gi]*out+p.outLo[gj]:], out, op.out[p.outLo[gj]:], out)
 		}
 	} else {
-		op.wm = masked(op.wm, w, m)
-		gemm(blas.NoTrans, blas.NoTrans, batch, out, in, x, in, op.wm, out, op.out, out)
+		l.wm = masked(l.wm, w, m)
+		gemm(blas.NoTrans, blas.NoTrans, batch, out, in, x, in, l.wm, out, op.out, out)
 	}
 	return tensor.New(tensor.WithShape(batch, out), tensor.WithBacking(op.out)), nil
 }
@@ -112,7 +112,6 @@ func (op *maskedMul) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 type maskedMulT struct {
 	opBase
 	out []float32
-	wm  []float32
 }
 
 func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
@@ -123,18 +122,27 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 	in, out := op.layer.cfg.In, op.layer.cfg.Out
 	batch := len(dy) / out
 	op.out = grow(op.out, batch*in)
-	if p := op.layer.blockPlan(); p.use {
-		op.wm = p.masked(op.wm, w, m, out)
+	// The forward op of the same run left W⊙M in the layer (the optimizer
+	// only runs after the whole backward pass); recompute only if absent.
+	l := op.layer
+	p := l.blockPlan()
+	if len(l.wm) != len(w) {
+		if p.use {
+			l.wm = p.masked(l.wm, w, m, out)
+		} else {
+			l.wm = masked(l.wm, w, m)
+		}
+	}
+	if p.use {
 		clear(op.out)
 		for _, b := range p.active {
 			gi, gj := b[0], b[1]
 			ni, nj := p.inHi[gi]-p.inLo[gi], p.outHi[gj]-p.outLo[gj]
 			gemmAcc(blas.NoTrans, blas.Trans, batch, ni, nj,
-				dy[p.outLo[gj]:], out, op.wm[p.inLo[gi]*out+p.outLo[gj]:], out, op.out[p.inLo[gi]:], in)
+				dy[p.outLo[gj]:], out, l.wm[p.inLo[gi]*out+p.outLo[gj]:], out, op.out[p.inLo[gi]:], in)
 		}
 	} else {
-		op.wm = masked(op.wm, w, m)
-		gemm(blas.NoTrans, blas.Trans, batch, in, out, dy, out, op.wm, out, op.out, in)
+		gemm(blas.NoTrans, blas.Trans, batch, in, out, dy, out, l.wm, out, op.out, in)
 	}
 	return tensor.New(tensor.WithShape(batch, in), tensor.WithBacking(op.out)), nil
 }
@@ -157,7 +165,7 @@ func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 	op.out = grow(op.out, in*out)
 	l := op.layer
 	p := l.blockPlan()
-	keep := l.denseMode == denseOn || (l.denseMode == denseAuto && !p.use)
+	keep := l.keepDense
 	if p.use && !keep {
 		clear(op.out)
 		for _, b := range p.active {
