@@ -2,52 +2,13 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/binary"
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 )
-
-// fakeFashionMNIST writes a small learnable set in the official layout
-// (as in the runner's tests).
-func fakeFashionMNIST(t *testing.T, nTrain, nTest int) string {
-	t.Helper()
-	dir := t.TempDir()
-	write := func(name string, dims []int, data []byte) {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		hdr := []byte{0, 0, 0x08, byte(len(dims))}
-		for _, d := range dims {
-			hdr = binary.BigEndian.AppendUint32(hdr, uint32(d))
-		}
-		zw.Write(hdr)
-		zw.Write(data)
-		zw.Close()
-		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, set := range []struct {
-		prefix string
-		n      int
-	}{{"train", nTrain}, {"t10k", nTest}} {
-		img := make([]byte, set.n*784)
-		lbl := make([]byte, set.n)
-		for i := 0; i < set.n; i++ {
-			c := i % 10
-			lbl[i] = byte(c)
-			for k := 0; k < 28; k++ {
-				img[i*784+c*28+k] = byte(100 + (i*7+k)%155)
-			}
-		}
-		write(set.prefix+"-images-idx3-ubyte.gz", []int{set.n, 28, 28}, img)
-		write(set.prefix+"-labels-idx1-ubyte.gz", []int{set.n}, lbl)
-	}
-	return dir
-}
 
 // TestMain lets the test binary stand in for g2g in child processes.
 func TestMain(m *testing.M) {
@@ -134,7 +95,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 
 // TestTrainEvalExperimentPlot goes through every command on tiny data.
 func TestTrainEvalExperimentPlot(t *testing.T) {
-	data := fakeFashionMNIST(t, 80, 30)
+	data := fixtures.FashionMNIST(t, 80, 30)
 	dir := t.TempDir()
 	ck, ex := filepath.Join(dir, "ck.npz"), filepath.Join(dir, "m.npz")
 	code, out, errs := g2g("train", "-dataset", "fashion-mnist", "-data", data, "-hidden", "16", "-groups", "4", "-epochs", "1",

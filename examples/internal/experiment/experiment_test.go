@@ -2,8 +2,7 @@ package experiment
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/binary"
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -13,44 +12,6 @@ import (
 
 	"github.com/g2g-ml/g2g/examples/internal/runner"
 )
-
-// fakeFashionMNIST writes a small learnable set in the official layout
-// (as in the runner's tests).
-func fakeFashionMNIST(t *testing.T, nTrain, nTest int) string {
-	t.Helper()
-	dir := t.TempDir()
-	write := func(name string, dims []int, data []byte) {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		hdr := []byte{0, 0, 0x08, byte(len(dims))}
-		for _, d := range dims {
-			hdr = binary.BigEndian.AppendUint32(hdr, uint32(d))
-		}
-		zw.Write(hdr)
-		zw.Write(data)
-		zw.Close()
-		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, set := range []struct {
-		prefix string
-		n      int
-	}{{"train", nTrain}, {"t10k", nTest}} {
-		img := make([]byte, set.n*784)
-		lbl := make([]byte, set.n)
-		for i := 0; i < set.n; i++ {
-			c := i % 10
-			lbl[i] = byte(c)
-			for k := 0; k < 28; k++ {
-				img[i*784+c*28+k] = byte(100 + (i*7+k)%155)
-			}
-		}
-		write(set.prefix+"-images-idx3-ubyte.gz", []int{set.n, 28, 28}, img)
-		write(set.prefix+"-labels-idx1-ubyte.gz", []int{set.n}, lbl)
-	}
-	return dir
-}
 
 // tinyArgs are the flags of a fast grid on data.
 func tinyArgs(data string) []string {
@@ -132,7 +93,7 @@ func TestHelp(t *testing.T) {
 // and reproduces the same table; every output exists and every PNG
 // decodes. It then extends the grid by a seed under a zero time budget.
 func TestRunIsResumable(t *testing.T) {
-	data := fakeFashionMNIST(t, 120, 40)
+	data := fixtures.FashionMNIST(t, 120, 40)
 	out := filepath.Join(t.TempDir(), "out")
 	args := append(tinyArgs(data), "-methods", "dense,g2g-index,g2g-index+dst", "-densities", "0.25,0.5", "-seeds", "1,2", "-out", out)
 	g, cfg, err := ParseGrid(args, &bytes.Buffer{})
@@ -252,7 +213,7 @@ func f32bytes(v []float32) []byte {
 }
 
 func TestSubsetLoader(t *testing.T) {
-	data := fakeFashionMNIST(t, 50, 20)
+	data := fixtures.FashionMNIST(t, 50, 20)
 	o := runner.Defaults(runner.FashionMNIST())
 	o.Data = data
 	ds := loader(runner.FashionMNIST(), 30)
