@@ -199,6 +199,9 @@ func (o *Adam) LR() float64 { return o.c.lr() }
 // that is not > 0 and finite makes the next Step fail.
 func (o *Adam) SetBaseLR(lr float64) { o.c.baseLR = lr }
 
+// BaseLR returns the base learning rate that the schedule scales.
+func (o *Adam) BaseLR() float64 { return o.c.baseLR }
+
 // Steps returns how many steps have been taken.
 func (o *Adam) Steps() int { return o.c.steps }
 

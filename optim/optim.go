@@ -47,6 +47,8 @@ type Optimizer interface {
 	LR() float64
 	// SetBaseLR changes the base learning rate that the schedule scales.
 	SetBaseLR(lr float64)
+	// BaseLR returns the base learning rate.
+	BaseLR() float64
 	// Steps returns how many steps have been taken.
 	Steps() int
 	// State returns a deep copy of the optimizer state.

@@ -485,3 +485,31 @@ func TestClippingEqualsPreclippedGradients(t *testing.T) {
 		})
 	}
 }
+
+func TestBaseLRRoundTrip(t *testing.T) {
+	for _, o := range []optim.Optimizer{mustAdamForBaseLR(t), mustSGDForBaseLR(t)} {
+		if o.BaseLR() != 0.5 {
+			t.Fatalf("%T: BaseLR %v, want 0.5", o, o.BaseLR())
+		}
+		o.SetBaseLR(0.25)
+		if o.BaseLR() != 0.25 || o.State().BaseLR != 0.25 {
+			t.Fatalf("%T: BaseLR %v / state %v after SetBaseLR(0.25)", o, o.BaseLR(), o.State().BaseLR)
+		}
+	}
+}
+
+func mustAdamForBaseLR(t *testing.T) optim.Optimizer {
+	o, err := optim.NewAdam(optim.AdamConfig{LR: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func mustSGDForBaseLR(t *testing.T) optim.Optimizer {
+	o, err := optim.NewSGD(optim.SGDConfig{LR: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}

@@ -136,6 +136,9 @@ func (o *SGD) LR() float64 { return o.c.lr() }
 // that is not > 0 and finite makes the next Step fail.
 func (o *SGD) SetBaseLR(lr float64) { o.c.baseLR = lr }
 
+// BaseLR returns the base learning rate that the schedule scales.
+func (o *SGD) BaseLR() float64 { return o.c.baseLR }
+
 // Steps returns how many steps have been taken.
 func (o *SGD) Steps() int { return o.c.steps }
 
