@@ -9,10 +9,12 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/internal/npz"
 )
 
 // Formats accepted by NewMetricsLogger.
@@ -85,6 +87,77 @@ func NewCSVLogger(path string) (*MetricsLogger, error) {
 // path, which it creates or truncates.
 func NewJSONLLogger(path string) (*MetricsLogger, error) {
 	return newFileLogger(path, FormatJSONL)
+}
+
+// AppendCSVLogger returns a logger that continues the CSV file at path, as
+// a resumed run does: it keeps the records of epochs before fromEpoch (and
+// the header, whose columns it keeps using), drops later ones — written by
+// the interrupted run after its last checkpoint — and appends. A missing
+// file is created.
+func AppendCSVLogger(path string, fromEpoch int) (*MetricsLogger, error) {
+	return appendFileLogger(path, FormatCSV, fromEpoch)
+}
+
+// AppendJSONLLogger is AppendCSVLogger for JSON Lines files.
+func AppendJSONLLogger(path string, fromEpoch int) (*MetricsLogger, error) {
+	return appendFileLogger(path, FormatJSONL, fromEpoch)
+}
+
+func appendFileLogger(path, format string, fromEpoch int) (*MetricsLogger, error) {
+	old, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return newFileLogger(path, format)
+	}
+	if err != nil {
+		return nil, errors.Wrap(err, "metrics-logger")
+	}
+	var keep bytes.Buffer
+	var header []string
+	for i, line := range strings.SplitAfter(string(old), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		epoch := -1
+		if format == FormatCSV {
+			fields := strings.Split(strings.TrimRight(line, "\r\n"), ",")
+			if i == 0 {
+				if len(fields) < 2 || fields[0] != "epoch" || fields[1] != "step" {
+					return nil, errors.Errorf("metrics-logger: %s does not start with an epoch,step header", path)
+				}
+				header = fields[2:]
+				keep.WriteString(line)
+				continue
+			}
+			epoch, err = strconv.Atoi(fields[0])
+		} else {
+			var rec struct{ Epoch *int }
+			if err = json.Unmarshal([]byte(line), &rec); err == nil && rec.Epoch != nil {
+				epoch = *rec.Epoch
+			} else if err == nil {
+				err = errors.New("no epoch")
+			}
+		}
+		if err != nil {
+			return nil, errors.Errorf("metrics-logger: %s line %d: unreadable record (%v)", path, i+1, err)
+		}
+		if epoch < fromEpoch {
+			keep.WriteString(line)
+		}
+	}
+	if err := npz.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(keep.Bytes()); return err }); err != nil {
+		return nil, errors.Wrap(err, "metrics-logger")
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, errors.Wrap(err, "metrics-logger")
+	}
+	l, err := NewMetricsLogger(f, format)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	l.file, l.header = f, header
+	return l, nil
 }
 
 func newFileLogger(path, format string) (*MetricsLogger, error) {

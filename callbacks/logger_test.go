@@ -210,3 +210,43 @@ func TestMetricsLoggerName(t *testing.T) {
 }
 
 func ff(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func TestAppendLoggersDropRecordsAfterTheCheckpoint(t *testing.T) {
+	for _, format := range []string{FormatCSV, FormatJSONL} {
+		path := filepath.Join(t.TempDir(), "m."+format)
+		l, err := newFileLogger(path, format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for e := 0; e < 3; e++ {
+			c := &graph.Context{Epoch: e, Step: 10 * (e + 1), Logs: map[string]float64{"loss": float64(e)}}
+			if err := l.OnEpochEnd(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close()
+		// Resumed from the checkpoint after epoch index 1 (2 epochs done):
+		// the record of epoch 2 came from the interrupted run and goes.
+		a, err := appendFileLogger(path, format, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.OnEpochEnd(&graph.Context{Epoch: 2, Step: 30, Logs: map[string]float64{"loss": 9}}); err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		got, _ := os.ReadFile(path)
+		want := "epoch,step,loss\n0,10,0\n1,20,1\n2,30,9\n"
+		if format == FormatJSONL {
+			want = `{"epoch":0,"step":10,"loss":0}` + "\n" + `{"epoch":1,"step":20,"loss":1}` + "\n" + `{"epoch":2,"step":30,"loss":9}` + "\n"
+		}
+		if string(got) != want {
+			t.Fatalf("%s after resume:\n%s\nwant:\n%s", format, got, want)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	os.WriteFile(bad, []byte("nonsense\n"), 0o644)
+	if _, err := AppendCSVLogger(bad, 1); err == nil || !strings.Contains(err.Error(), "bad.csv") {
+		t.Fatalf("foreign file: %v", err)
+	}
+}

@@ -178,19 +178,7 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 	if rewireCB != nil {
 		cbs = append(cbs, rewireCB)
 	}
-	if o.Log != "" {
-		var lg *callbacks.MetricsLogger
-		if strings.ToLower(filepath.Ext(o.Log)) == ".csv" {
-			lg, err = callbacks.NewCSVLogger(o.Log)
-		} else {
-			lg, err = callbacks.NewJSONLLogger(o.Log)
-		}
-		if err != nil {
-			return nil, err
-		}
-		defer lg.Close()
-		cbs = append(cbs, lg)
-	}
+	logAt := len(cbs) // the metrics logger goes here, once we know where training starts
 	cbs = append(cbs, extra...)
 	if o.CheckpointEvery > 0 {
 		ck, err := callbacks.NewModelCheckpoint(callbacks.CheckpointConfig{
@@ -216,6 +204,28 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 			return nil, err
 		}
 		res.ResumedAt = fit.InitialEpoch
+	}
+	if o.Log != "" {
+		// A resumed run continues the log, dropping records the interrupted
+		// run wrote after its checkpoint.
+		var lg *callbacks.MetricsLogger
+		csv := strings.ToLower(filepath.Ext(o.Log)) == ".csv"
+		switch {
+		case o.Resume != "" && csv:
+			lg, err = callbacks.AppendCSVLogger(o.Log, fit.InitialEpoch)
+		case o.Resume != "":
+			lg, err = callbacks.AppendJSONLLogger(o.Log, fit.InitialEpoch)
+		case csv:
+			lg, err = callbacks.NewCSVLogger(o.Log)
+		default:
+			lg, err = callbacks.NewJSONLLogger(o.Log)
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer lg.Close()
+		cbs = append(cbs[:logAt], append([]graph.Callback{lg}, cbs[logAt:]...)...)
+		fit.Callbacks = cbs
 	}
 	var hist *graph.History
 	if fit.InitialEpoch < fit.Epochs {

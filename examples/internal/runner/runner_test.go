@@ -94,7 +94,8 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	ckdir := filepath.Join(dir, "ck")
 	// 200 samples in batches of 32: 7 steps per epoch; step 17 is in the
 	// middle of the third epoch (steps 15..21), after epoch-0002.npz.
-	if err := child(t, common+" -checkpoint-every 1 -checkpoint-dir "+ckdir, 17); err == nil {
+	logPath := filepath.Join(dir, "m.csv")
+	if err := child(t, common+" -checkpoint-every 1 -checkpoint-dir "+ckdir+" -log "+logPath, 17); err == nil {
 		t.Fatal("the child was not killed")
 	}
 	names, _ := filepath.Glob(filepath.Join(ckdir, "*"))
@@ -102,7 +103,17 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		t.Fatalf("after the kill the checkpoint dir holds %v, want epoch-0001 and epoch-0002 only (no temporary files)", names)
 	}
 	resumed := filepath.Join(dir, "resumed.npz")
-	child(t, common+" -checkpoint-every 1 -checkpoint-dir "+ckdir+" -resume "+ckdir+" -save "+resumed, 0)
+	child(t, common+" -checkpoint-every 1 -checkpoint-dir "+ckdir+" -resume "+ckdir+" -save "+resumed+" -log "+logPath, 0)
+	// The resumed run continues the killed run's log: one record per epoch.
+	lines := strings.Split(strings.TrimSpace(readString(t, logPath)), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("metrics log after resume:\n%s", strings.Join(lines, "\n"))
+	}
+	for e, line := range lines[1:] {
+		if !strings.HasPrefix(line, strconv.Itoa(e)+",") {
+			t.Fatalf("metrics log after resume, record %d:\n%s", e, strings.Join(lines, "\n"))
+		}
+	}
 
 	a, b := tensors(t, whole), tensors(t, resumed)
 	if len(a) == 0 || len(a) != len(b) {
@@ -175,4 +186,13 @@ func TestExportedModelPredictsLikeTheRun(t *testing.T) {
 			t.Fatalf("logit %d: exported %v, model %v", k, got[k], want[k])
 		}
 	}
+}
+
+func readString(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
