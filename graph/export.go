@@ -37,6 +37,10 @@ type exportNode struct {
 	Activation string `json:"activation,omitempty"`
 	Bias       bool   `json:"bias,omitempty"`
 	Active     int    `json:"active,omitempty"`
+	// Ensemble boundaries of a sparse layer whose ensembles are contiguous
+	// unit ranges: group g spans [InBounds[g], InBounds[g+1]).
+	InBounds  []int `json:"in_bounds,omitempty"`
+	OutBounds []int `json:"out_bounds,omitempty"`
 	// Conv2D.
 	InChannels  int  `json:"in_channels,omitempty"`
 	OutChannels int  `json:"out_channels,omitempty"`
@@ -92,6 +96,10 @@ func (m *Model) Export(path string) error {
 			n.Type, n.In, n.Out, n.Activation = "sparse_dense", c.In, c.Out, string(c.Activation)
 			indptr, indices, values := csr(l.Weight().Data(), l.Mask(), c.In, c.Out)
 			n.Active = len(values)
+			n.InBounds, n.OutBounds = bounds(l.Mask().InGroup), bounds(l.Mask().OutGroup)
+			if n.InBounds == nil || n.OutBounds == nil || len(n.InBounds) != len(n.OutBounds) {
+				n.InBounds, n.OutBounds = nil, nil
+			}
 			arrays = append(arrays, int64Array(n.Name+"/indptr", indptr), int64Array(n.Name+"/indices", indices),
 				npz.Float32(n.Name+"/values", values, len(values)))
 			addBias(l.Bias())
@@ -123,6 +131,21 @@ func (m *Model) Export(path string) error {
 	}
 	arrays = append(arrays, npz.Uint8(exportMeta, js, len(js)))
 	return errors.Wrap(npz.Write(path, arrays), "export")
+}
+
+// bounds returns the start of every group and the end of the last one when
+// groups 0, 1, ... are contiguous runs in order, and nil otherwise.
+func bounds(group []int) []int {
+	var out []int
+	for i, g := range group {
+		if i == 0 || g != group[i-1] {
+			if g != len(out) {
+				return nil
+			}
+			out = append(out, i)
+		}
+	}
+	return append(out, len(group))
 }
 
 // csr returns the active entries of w (in × out, masked by m) in compressed
@@ -188,6 +211,7 @@ type infOp struct {
 	vals   []float32
 	outH   int
 	outW   int
+	blocks [][4]int // non-empty ensemble blocks [i0, i1, j0, j1) of an expanded sparse layer
 }
 
 // LoadInference reads a model written by Model.Export, checking every array
@@ -341,8 +365,47 @@ func (op *infOp) loadCSR(arrays map[string]npz.Array, n exportNode) error {
 				op.w[i*n.Out+int(op.idx[e])] = op.vals[e]
 			}
 		}
+		op.planBlocks()
 	}
 	return nil
+}
+
+// planBlocks lists the non-empty ensemble blocks of an expanded sparse layer
+// with contiguous ensembles; when few enough of them hold edges (at most
+// layers.BlockCrossover), run multiplies block by block, skipping the rest,
+// as training does.
+func (op *infOp) planBlocks() {
+	n := op.node
+	ib, ob := n.InBounds, n.OutBounds
+	if len(ib) < 2 || len(ib) != len(ob) || ib[len(ib)-1] != n.In || ob[len(ob)-1] != n.Out {
+		return
+	}
+	g := len(ib) - 1
+	var blocks [][4]int
+	for gi := 0; gi < g; gi++ {
+		for gj := 0; gj < g; gj++ {
+			if ib[gi] >= ib[gi+1] || ob[gj] >= ob[gj+1] {
+				return // malformed bounds: stay dense
+			}
+			if op.blockHasEdge(ib[gi], ib[gi+1], ob[gj], ob[gj+1]) {
+				blocks = append(blocks, [4]int{ib[gi], ib[gi+1], ob[gj], ob[gj+1]})
+			}
+		}
+	}
+	if float64(len(blocks)) <= layers.BlockCrossover*float64(g*g) {
+		op.blocks = blocks
+	}
+}
+
+func (op *infOp) blockHasEdge(i0, i1, j0, j1 int) bool {
+	for i := i0; i < i1; i++ {
+		for e := op.indptr[i]; e < op.indptr[i+1]; e++ {
+			if j := int(op.idx[e]); j >= j0 && j < j1 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Classes returns the number of outputs.
@@ -382,7 +445,18 @@ func (op *infOp) run(vals [][]float32, bs int) []float32 {
 	if typ == "sparse_dense" && op.w != nil {
 		typ = "dense" // expanded above the crossover density
 	}
+	if op.blocks != nil {
+		typ = "blocks"
+	}
 	switch typ {
+	case "blocks":
+		for _, b := range op.blocks {
+			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
+			blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
+				blas32.General{Rows: bs, Cols: i1 - i0, Stride: n.In, Data: x[i0 : (bs-1)*n.In+i1]},
+				blas32.General{Rows: i1 - i0, Cols: j1 - j0, Stride: n.Out, Data: op.w[i0*n.Out+j0 : (i1-1)*n.Out+j1]},
+				1, blas32.General{Rows: bs, Cols: j1 - j0, Stride: n.Out, Data: y[j0 : (bs-1)*n.Out+j1]})
+		}
 	case "dense":
 		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
 			blas32.General{Rows: bs, Cols: n.In, Stride: n.In, Data: x},

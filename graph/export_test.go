@@ -125,3 +125,28 @@ func TestExportIsCompactAndChecked(t *testing.T) {
 		t.Fatal("ragged input accepted")
 	}
 }
+
+func TestExportedBlockModelRunsBlockKernels(t *testing.T) {
+	g1 := mustG2G(t, layers.G2GConfig{Name: "g1", In: 16, Out: 24, Groups: 4, Density: 0.5, Sampling: layers.SampleBlocks, Activation: layers.ReLU, Seed: 1})
+	g2 := mustG2G(t, layers.G2GConfig{Name: "g2", In: 24, Out: 8, Groups: 4, Density: 0.25, Sampling: layers.SampleBlocks, Activation: layers.ReLU, Seed: 2})
+	m, err := Sequential([]int{16}, g1, g2, mustDense(t, layers.DenseConfig{Name: "out", In: 8, Out: 3, Seed: 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSamePredictions(t, m, toyData(9, 16, 3, 4).X)
+	path := filepath.Join(t.TempDir(), "b.npz")
+	if err := m.Export(path); err != nil {
+		t.Fatal(err)
+	}
+	inf, err := LoadInference(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// g1: each of 4 output ensembles takes 2 input ensembles → 8 of 16 blocks.
+	if got := len(inf.ops[0].blocks); got != 8 {
+		t.Fatalf("g1 runs %d blocks, want 8", got)
+	}
+	if got := len(inf.ops[1].blocks); got != 4 {
+		t.Fatalf("g2 runs %d blocks, want 4", got)
+	}
+}
