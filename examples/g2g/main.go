@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/pkg/errors"
@@ -115,18 +114,13 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// lookupDataset returns the runner's data set name.
+// lookupDataset returns the runner's data set called name.
 func lookupDataset(name string) (*runner.Dataset, error) {
-	all := runner.Datasets()
-	if ds, ok := all[name]; ok {
-		return ds, nil
+	ds, err := runner.Lookup(name)
+	if err != nil {
+		return nil, errors.New("-dataset " + err.Error())
 	}
-	var names []string
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return nil, errors.Errorf("-dataset %q: want one of %s", name, strings.Join(names, ", "))
+	return ds, nil
 }
 
 // newFlagSet returns a flag set for g2g cmd whose -h prints head before

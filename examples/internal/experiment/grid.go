@@ -3,7 +3,6 @@ package experiment
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -281,16 +280,11 @@ func (g *Grid) validateCells(cells []Cell) error {
 
 // dataset returns the runner's data set called name.
 func dataset(name string) (*runner.Dataset, error) {
-	all := runner.Datasets()
-	if ds, ok := all[name]; ok {
-		return ds, nil
+	ds, err := runner.Lookup(name)
+	if err != nil {
+		return nil, errors.New("dataset " + err.Error())
 	}
-	var names []string
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return nil, errors.Errorf("dataset %q: want one of %s", name, strings.Join(names, ", "))
+	return ds, nil
 }
 
 // loader returns a copy of ds whose Load keeps the data it loads the first

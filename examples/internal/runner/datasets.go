@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/pkg/errors"
 
@@ -51,6 +53,21 @@ func Datasets() map[string]*Dataset {
 	return map[string]*Dataset{
 		"fashion-mnist": FashionMNIST(), "mnist": MNIST(), "cifar10": CIFAR10(), "cifar100": CIFAR100(),
 	}
+}
+
+// Lookup returns the data set called name, or an error (`"name": want one
+// of ...`) listing the known ones, for the caller to prefix with its flag.
+func Lookup(name string) (*Dataset, error) {
+	all := Datasets()
+	if ds, ok := all[name]; ok {
+		return ds, nil
+	}
+	var names []string
+	for n := range all {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return nil, errors.Errorf("%q: want one of %s", name, strings.Join(names, ", "))
 }
 
 func idxSet(name string, find func(string) (string, error), load func(string) (*datasets.Dataset, *datasets.Dataset, error), help string) *Dataset {
