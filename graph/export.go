@@ -212,6 +212,7 @@ type infOp struct {
 	outH   int
 	outW   int
 	blocks [][4]int // non-empty ensemble blocks [i0, i1, j0, j1) of an expanded sparse layer
+	buf    []float32
 }
 
 // LoadInference reads a model written by Model.Export, checking every array
@@ -440,7 +441,12 @@ func (inf *Inference) Predict(x []float32, batchSize int) ([]float32, error) {
 func (op *infOp) run(vals [][]float32, bs int) []float32 {
 	n := op.node
 	x := vals[op.inputs[0]]
-	y := make([]float32, bs*op.width)
+	// Reuse the op's output buffer across batches (Inference is not safe
+	// for concurrent use); kernels that accumulate clear it first.
+	if cap(op.buf) < bs*op.width {
+		op.buf = make([]float32, bs*op.width)
+	}
+	y := op.buf[:bs*op.width]
 	typ := n.Type
 	if typ == "sparse_dense" && op.w != nil {
 		typ = "dense" // expanded above the crossover density
@@ -450,6 +456,7 @@ func (op *infOp) run(vals [][]float32, bs int) []float32 {
 	}
 	switch typ {
 	case "blocks":
+		clear(y)
 		for _, b := range op.blocks {
 			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
 			blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
@@ -463,6 +470,7 @@ func (op *infOp) run(vals [][]float32, bs int) []float32 {
 			blas32.General{Rows: n.In, Cols: n.Out, Stride: n.Out, Data: op.w},
 			0, blas32.General{Rows: bs, Cols: n.Out, Stride: n.Out, Data: y})
 	case "sparse_dense":
+		clear(y)
 		for s := 0; s < bs; s++ {
 			xs, ys := x[s*n.In:(s+1)*n.In], y[s*n.Out:(s+1)*n.Out]
 			for i, xv := range xs {
