@@ -113,7 +113,7 @@ func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
 			if err := call("OnBatchBegin", func(cb Callback) error { return cb.OnBatchBegin(ctx) }); err != nil {
 				return hist, err
 			}
-			loss, hits, prog, err := m.trainStep(x, y, cfg.Optimizer)
+			loss, hits, prog, err := m.trainStep(x, y, cfg.Optimizer, ctx.Step)
 			if err != nil {
 				return hist, errors.Wrapf(err, "fit: epoch %d, step %d", epoch, ctx.Step)
 			}
@@ -197,7 +197,7 @@ func (m *Model) checkData(d *datasets.Dataset) error {
 // trainStep runs forward and backward on one batch, applies the optimizer
 // and clears the gradients. It returns the loss, the number of correct
 // predictions and the program, which the caller must reset.
-func (m *Model) trainStep(x []float32, y []int, opt optim.Optimizer) (float64, int, *program, error) {
+func (m *Model) trainStep(x []float32, y []int, opt optim.Optimizer, step int) (float64, int, *program, error) {
 	p, err := m.program(len(y), true)
 	if err != nil {
 		return 0, 0, nil, err
@@ -205,7 +205,7 @@ func (m *Model) trainStep(x []float32, y []int, opt optim.Optimizer) (float64, i
 	if err := p.load(x, y); err != nil {
 		return 0, 0, nil, err
 	}
-	if err := p.run(); err != nil {
+	if err := p.run(step); err != nil {
 		p.reset()
 		return 0, 0, nil, errors.Wrap(err, "forward/backward")
 	}
@@ -338,7 +338,7 @@ func (m *Model) Predict(x []float32, batchSize int) ([]float32, error) {
 		if err := p.load(x[start*size:end*size], nil); err != nil {
 			return nil, errors.Wrap(err, "predict")
 		}
-		if err := p.run(); err != nil {
+		if err := p.run(0); err != nil {
 			p.reset()
 			return nil, errors.Wrap(err, "predict")
 		}

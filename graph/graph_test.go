@@ -89,7 +89,7 @@ func lossAndGrads(t *testing.T, m *Model, d *datasets.Dataset) (float64, map[*la
 	if err := p.load(d.X, d.Y); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.run(); err != nil {
+	if err := p.run(0); err != nil {
 		t.Fatal(err)
 	}
 	defer p.reset()
@@ -177,7 +177,7 @@ func TestEvalGraphGivesTrainingLogits(t *testing.T) {
 	if err := p.load(d.X, d.Y); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.run(); err != nil {
+	if err := p.run(0); err != nil {
 		t.Fatal(err)
 	}
 	tl, err := p.logitsData()

@@ -181,8 +181,8 @@ func (p *program) load(x []float32, y []int) error {
 
 // run executes the graph once. The caller must call reset afterwards, once
 // it has read what it needs.
-func (p *program) run() error {
-	if err := p.b.RunHooks(); err != nil {
+func (p *program) run(step int) error {
+	if err := p.b.RunHooks(step); err != nil {
 		return err
 	}
 	return p.vm.RunAll()

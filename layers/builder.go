@@ -24,7 +24,7 @@ type Builder struct {
 	params    map[*Param]*G.Node
 	order     []*Param
 	consts    map[*tensor.Dense]*G.Node
-	beforeRun []func() error
+	beforeRun []func(step int) error
 	taps      []Tap
 }
 
@@ -78,14 +78,15 @@ func (b *Builder) Params() []*Param { return append([]*Param(nil), b.order...) }
 // ParamNode returns the node of p in this graph, or nil.
 func (b *Builder) ParamNode(p *Param) *G.Node { return b.params[p] }
 
-// BeforeRun registers f to be called before every run of the graph (for
-// example to draw a fresh dropout mask).
-func (b *Builder) BeforeRun(f func() error) { b.beforeRun = append(b.beforeRun, f) }
+// BeforeRun registers f to be called before every run of the graph with the
+// training step about to be taken (for example to draw a fresh dropout mask
+// from a stream keyed by the step, so a resumed run draws the same masks).
+func (b *Builder) BeforeRun(f func(step int) error) { b.beforeRun = append(b.beforeRun, f) }
 
 // RunHooks calls every function registered with BeforeRun, in order.
-func (b *Builder) RunHooks() error {
+func (b *Builder) RunHooks(step int) error {
 	for _, f := range b.beforeRun {
-		if err := f(); err != nil {
+		if err := f(step); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,7 @@
 package layers
 
 import (
-	"math/rand"
+	"fmt"
 
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
@@ -12,12 +12,13 @@ import (
 
 // Dropout zeroes each input entry with probability Rate during training and
 // scales the kept ones by 1/(1−Rate); in evaluation it is the identity. Its
-// random mask is drawn before every run from its own seeded stream, so runs
-// are reproducible.
+// random mask is drawn before every training step from a stream derived from
+// its seed and the step number, so runs are reproducible and a run resumed
+// at a step draws the masks the uninterrupted run would have.
 type Dropout struct {
 	name string
 	rate float64
-	rng  *rand.Rand
+	seed int64
 }
 
 // NewDropout returns a dropout layer with the given drop rate in [0, 1).
@@ -28,7 +29,7 @@ func NewDropout(name string, rate float64, seed int64) (*Dropout, error) {
 	if !(rate >= 0 && rate < 1) {
 		return nil, errors.Errorf("layer %q: dropout rate must be in [0, 1), got %v", name, rate)
 	}
-	return &Dropout{name: name, rate: rate, rng: rngs.New(seed, "dropout/"+name)}, nil
+	return &Dropout{name: name, rate: rate, seed: seed}, nil
 }
 
 // Name returns the layer's name.
@@ -53,10 +54,11 @@ func (l *Dropout) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	keep := make([]float32, shape.TotalSize())
 	t := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(keep))
 	scale := float32(1 / (1 - l.rate))
-	b.BeforeRun(func() error {
+	b.BeforeRun(func(step int) error {
+		rng := rngs.New(l.seed, fmt.Sprintf("dropout/%s/%d", l.name, step))
 		for k := range keep {
 			keep[k] = 0
-			if l.rng.Float64() >= l.rate {
+			if rng.Float64() >= l.rate {
 				keep[k] = scale
 			}
 		}
