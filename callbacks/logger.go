@@ -14,7 +14,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/graph"
-	"github.com/g2g-ml/g2g/internal/npz"
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 )
 
 // Formats accepted by NewMetricsLogger.
@@ -144,7 +144,7 @@ func appendFileLogger(path, format string, fromEpoch int) (*MetricsLogger, error
 			keep.WriteString(line)
 		}
 	}
-	if err := npz.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(keep.Bytes()); return err }); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(keep.Bytes()); return err }); err != nil {
 		return nil, errors.Wrap(err, "metrics-logger")
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)

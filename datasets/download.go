@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 )
 
 // RemoteFile is one file of a downloadable data set and its known checksum.
@@ -191,49 +193,30 @@ func (d *Downloader) fetchFile(ctx context.Context, u, dst string, f RemoteFile)
 	if resp.StatusCode != http.StatusOK {
 		return errors.Errorf("download %s: server said %s", u, resp.Status)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+f.Name+".part-*")
-	if err != nil {
-		return errors.Wrapf(err, "download %s", u)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	// A failed or mismatching download never reaches dst: atomicfile
+	// removes the temporary file on any error.
+	var httpErr error
+	err = atomicfile.Write(dst, func(w io.Writer) error {
+		hs := newHashes(f)
+		bar := newProgressBar(d.Progress, f.Name, resp.ContentLength)
+		n, err := io.Copy(io.MultiWriter(w, hs, bar), resp.Body)
+		bar.done(err == nil)
+		switch {
+		case err != nil:
+			httpErr = errors.Wrapf(err, "download %s: after %d bytes (partial file deleted)", u, n)
+		case resp.ContentLength >= 0 && n != resp.ContentLength:
+			httpErr = errors.Errorf("download %s: truncated: got %d of %d bytes (partial file deleted)", u, n, resp.ContentLength)
+		default:
+			if err := hs.check(); err != nil {
+				httpErr = errors.Errorf("download %s: %v; deleted the downloaded file", u, err)
+			}
 		}
-	}()
-	hs := newHashes(f)
-	bar := newProgressBar(d.Progress, f.Name, resp.ContentLength)
-	n, err := io.Copy(io.MultiWriter(tmp, hs, bar), resp.Body)
-	bar.done(err == nil)
-	if err != nil {
-		return errors.Wrapf(err, "download %s: after %d bytes (partial file deleted)", u, n)
+		return httpErr
+	})
+	if httpErr != nil {
+		return httpErr
 	}
-	if resp.ContentLength >= 0 && n != resp.ContentLength {
-		return errors.Errorf("download %s: truncated: got %d of %d bytes (partial file deleted)", u, n, resp.ContentLength)
-	}
-	if err := hs.check(); err != nil {
-		return errors.Errorf("download %s: %v; deleted the downloaded file", u, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return errors.Wrapf(err, "download %s: syncing %s", u, tmp.Name())
-	}
-	if err := tmp.Close(); err != nil {
-		return errors.Wrapf(err, "download %s: closing %s", u, tmp.Name())
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return errors.Wrapf(err, "download %s", u)
-	}
-	syncDir(filepath.Dir(dst))
-	return nil
-}
-
-// syncDir flushes a directory entry change (the rename) to disk, where the
-// platform supports it.
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		_ = f.Sync()
-		f.Close()
-	}
+	return errors.Wrapf(err, "download %s", u)
 }
 
 // hashes computes the digests a RemoteFile asks for.

@@ -2,9 +2,8 @@
 // arrays, which numpy.load opens directly. g2g stores checkpoints and
 // exported models in this format so that any Python user can read them.
 //
-// Writes are atomic: the archive goes to a temporary file in the target
-// directory, is synced, and is renamed over the target, so a crash never
-// leaves a half-written file under the final name. Reads verify every
+// Writes are atomic (see internal/atomicfile): a crash never leaves a
+// half-written file under the final name. Reads verify every
 // entry's CRC-32 (archive/zip does this) and reject malformed headers.
 package npz
 
@@ -15,13 +14,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 )
 
 // Array is one n-dimensional array in C (row-major) order.
@@ -89,7 +88,7 @@ func Write(path string, arrays []Array) error {
 			return errors.Errorf("npz %s: array %q: shape %v needs %d bytes, have %d", path, a.Name, a.Shape, a.Len()*size, len(a.Data))
 		}
 	}
-	return WriteAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		zw := zip.NewWriter(w)
 		for _, a := range arrays {
 			method := zip.Store
@@ -109,40 +108,6 @@ func Write(path string, arrays []Array) error {
 		}
 		return zw.Close()
 	})
-}
-
-// WriteAtomic writes a file through write into a temporary file next to
-// path, syncs it and renames it to path. On any error the temporary file is
-// removed and an existing file at path is left untouched.
-func WriteAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return errors.Wrapf(err, "write %s", path)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return errors.Wrapf(err, "write %s", path)
-	}
-	if err = tmp.Sync(); err != nil {
-		return errors.Wrapf(err, "sync %s", path)
-	}
-	if err = tmp.Close(); err != nil {
-		return errors.Wrapf(err, "close %s", path)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return errors.Wrapf(err, "rename into %s", path)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // make the rename durable; not all file systems support it
-		d.Close()
-	}
-	return nil
 }
 
 // header returns the .npy v1.0 header of a, padded so the data starts at a

@@ -2,6 +2,7 @@ package npz
 
 import (
 	"errors"
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -88,7 +89,7 @@ func TestWriteFailureKeepsOldFile(t *testing.T) {
 		t.Fatal("inconsistent array accepted")
 	}
 	// A writer that fails midway leaves the old file and no temporary.
-	err := WriteAtomic(path, func(w io.Writer) error {
+	err := atomicfile.Write(path, func(w io.Writer) error {
 		w.Write([]byte("partial"))
 		return errors.New("disk full")
 	})

@@ -3,6 +3,7 @@ package experiment
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -103,12 +104,12 @@ func Report(out string) ([]string, error) {
 	for _, h := range heatmaps {
 		figures = append(figures, struct{ name, alt string }{h, "mask before and after training: " + strings.TrimSuffix(strings.TrimPrefix(h, "mask_"), ".png")})
 	}
-	if err := add("results.md", report.WriteFileAtomic(filepath.Join(out, "results.md"), func(w io.Writer) error {
+	if err := add("results.md", atomicfile.Write(filepath.Join(out, "results.md"), func(w io.Writer) error {
 		return writeResultsMarkdown(w, rs, rows, ef, what, figures)
 	})); err != nil {
 		return files, err
 	}
-	if err := add("results.csv", report.WriteFileAtomic(filepath.Join(out, "results.csv"), func(w io.Writer) error {
+	if err := add("results.csv", atomicfile.Write(filepath.Join(out, "results.csv"), func(w io.Writer) error {
 		return report.WriteCSV(w, rows)
 	})); err != nil {
 		return files, err

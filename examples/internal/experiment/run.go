@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"io"
 	"math"
 	"os"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/pkg/errors"
 
-	"github.com/g2g-ml/g2g/examples/internal/report"
 	"github.com/g2g-ml/g2g/examples/internal/runner"
 	"github.com/g2g-ml/g2g/internal/npz"
 	"github.com/g2g-ml/g2g/layers"
@@ -318,7 +318,7 @@ func writeJSON(path string, v interface{}) error {
 	if err != nil {
 		return errors.Wrapf(err, "encode %s", path)
 	}
-	return report.WriteFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		_, err := w.Write(append(raw, '\n'))
 		return err
 	})

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"io"
 	"math/rand"
 	"os"
@@ -25,10 +26,10 @@ func TestDemoFigures(t *testing.T) {
 	rows := Aggregate(runs)
 	for name, write := range map[string]func() error{
 		"results.md": func() error {
-			return WriteFileAtomic(filepath.Join(dir, "results.md"), func(w io.Writer) error { return WriteMarkdown(w, rows) })
+			return atomicfile.Write(filepath.Join(dir, "results.md"), func(w io.Writer) error { return WriteMarkdown(w, rows) })
 		},
 		"results.csv": func() error {
-			return WriteFileAtomic(filepath.Join(dir, "results.csv"), func(w io.Writer) error { return WriteCSV(w, rows) })
+			return atomicfile.Write(filepath.Join(dir, "results.csv"), func(w io.Writer) error { return WriteCSV(w, rows) })
 		},
 		"curves": func() error {
 			return PlotLearningCurves(filepath.Join(dir, "curves_val_acc.png"), runs, "val_acc", "Fashion-MNIST MLP: test accuracy during training")

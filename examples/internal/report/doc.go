@@ -7,7 +7,7 @@
 //
 // Start with one [Run] per finished training run (grid cell and seed), fold
 // them into table rows with [Aggregate], then write them with
-// [WriteMarkdown] and [WriteCSV] (through [WriteFileAtomic] for files), and
+// [WriteMarkdown] and [WriteCSV] (written to files atomically with internal/atomicfile), and
 // draw [PlotLearningCurves], [PlotAccuracyVsDensity] and [PlotMaskHeatmap].
 // Every file is written atomically: to a temporary file in the same
 // directory, then renamed, so a reader never sees half a file.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"image/color"
 	"io"
 	"math"
@@ -138,7 +139,7 @@ func renderWithLegend(p *plot.Plot, leg plot.Legend, heading string, plotW, plot
 
 // savePNG writes the rendered figure atomically to path.
 func savePNG(path string, fig io.WriterTo) error {
-	return WriteFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		_, err := fig.WriteTo(w)
 		return err
 	})

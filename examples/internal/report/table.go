@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -193,43 +191,6 @@ func WriteCSV(w io.Writer, rows []Row) error {
 	}
 	cw.Flush()
 	return errors.Wrap(cw.Error(), "write csv")
-}
-
-// WriteFileAtomic writes a file through write: to a temporary file in the
-// same directory, synced and renamed over path only when write succeeded,
-// so readers see the old file or the whole new one. The file gets mode 0644.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return errors.Wrapf(err, "write %s", path)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = write(f); err != nil {
-		return errors.Wrapf(err, "write %s", path)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return errors.Wrapf(err, "write %s", path)
-	}
-	if err = f.Sync(); err != nil {
-		return errors.Wrapf(err, "write %s", path)
-	}
-	if err = f.Close(); err != nil {
-		return errors.Wrapf(err, "write %s", path)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return errors.Wrapf(err, "write %s", path)
-	}
-	return nil
 }
 
 // num formats a float for CSV: up to 8 significant digits, "NaN", "+Inf".
