@@ -4,6 +4,8 @@ import (
 	"math/rand"
 
 	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/internal/rngs"
 )
 
 // Batches iterates a Dataset in mini-batches, reusing its buffers. Call
@@ -59,7 +61,7 @@ func (b *Batches) Reset(epoch int) {
 	if !b.shuffle {
 		return
 	}
-	rng := rand.New(rand.NewSource(mixSeed(b.seed, int64(epoch))))
+	rng := rand.New(rand.NewSource(rngs.Index(b.seed, int64(epoch))))
 	for i := len(b.order) - 1; i > 0; i-- { // Fisher-Yates
 		j := rng.Intn(i + 1)
 		b.order[i], b.order[j] = b.order[j], b.order[i]

@@ -6,6 +6,8 @@ import (
 	"sort"
 
 	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/internal/rngs"
 )
 
 // Dataset holds N samples decoded once into one contiguous float32 buffer.
@@ -122,7 +124,7 @@ func (d *Dataset) Split(valFraction float64, seed int64) (train, val *Dataset, e
 		return nil, nil, errors.Errorf("split %s: valFraction %v of %d samples gives %d validation and %d training samples; both must be >= 1",
 			d.Name, valFraction, n, nVal, n-nVal)
 	}
-	perm := rand.New(rand.NewSource(mixSeed(seed, splitStream))).Perm(n)
+	perm := rand.New(rand.NewSource(rngs.Index(seed, splitStream))).Perm(n)
 	valIdx, trainIdx := perm[:nVal], perm[nVal:]
 	sort.Ints(valIdx)
 	sort.Ints(trainIdx)
@@ -134,15 +136,3 @@ func (d *Dataset) Split(valFraction float64, seed int64) (train, val *Dataset, e
 // splitStream separates the Split random stream from the per-epoch Batches
 // streams derived from the same seed.
 const splitStream = -0x5eed_5b17
-
-// mixSeed derives a math/rand seed from (seed, k): seed*1_000_003 + k,
-// spread over all 64 bits by the splitmix64 finaliser, so nearby inputs give
-// unrelated streams.
-func mixSeed(seed, k int64) int64 {
-	z := uint64(seed)*1_000_003 + uint64(k)
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	z ^= z >> 31
-	return int64(z)
-}

@@ -2,6 +2,8 @@ package datasets
 
 import (
 	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/internal/rngs"
 )
 
 // Stats are per-channel normalisation statistics: x ← (x − Mean[c]) / Std[c]
@@ -161,11 +163,11 @@ func (r *RandomCropFlip) Apply(x []float32, n, epoch, batch int) error {
 	if r.Pad == 0 && !r.Flip {
 		return nil
 	}
-	base := mixSeed(mixSeed(r.Seed, int64(epoch)), int64(batch))
+	base := rngs.Index(rngs.Index(r.Seed, int64(epoch)), int64(batch))
 	tmp := make([]float32, sample)
 	span := uint64(2*r.Pad + 1)
 	for i := 0; i < n; i++ {
-		z := splitmix(uint64(base) + uint64(i)*0x9e3779b97f4a7c15)
+		z := rngs.Mix(uint64(base) + uint64(i)*0x9e3779b97f4a7c15)
 		dy := int(z%span) - r.Pad
 		dx := int((z>>21)%span) - r.Pad
 		flip := r.Flip && (z>>63) == 1
@@ -203,12 +205,4 @@ func (r *RandomCropFlip) Apply(x []float32, n, epoch, batch int) error {
 		}
 	}
 	return nil
-}
-
-// splitmix is the splitmix64 finaliser.
-func splitmix(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
 }
