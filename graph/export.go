@@ -96,7 +96,7 @@ func (m *Model) Export(path string) error {
 			n.Type, n.In, n.Out, n.Activation = "sparse_dense", c.In, c.Out, string(c.Activation)
 			indptr, indices, values := csr(l.Weight().Data(), l.Mask(), c.In, c.Out)
 			n.Active = len(values)
-			n.InBounds, n.OutBounds = bounds(l.Mask().InGroup), bounds(l.Mask().OutGroup)
+			n.InBounds, n.OutBounds = layers.EnsembleBounds(l.Mask().InGroup), layers.EnsembleBounds(l.Mask().OutGroup)
 			if n.InBounds == nil || n.OutBounds == nil || len(n.InBounds) != len(n.OutBounds) {
 				n.InBounds, n.OutBounds = nil, nil
 			}
@@ -131,21 +131,6 @@ func (m *Model) Export(path string) error {
 	}
 	arrays = append(arrays, npz.Uint8(exportMeta, js, len(js)))
 	return errors.Wrap(npz.Write(path, arrays), "export")
-}
-
-// bounds returns the start of every group and the end of the last one when
-// groups 0, 1, ... are contiguous runs in order, and nil otherwise.
-func bounds(group []int) []int {
-	var out []int
-	for i, g := range group {
-		if i == 0 || g != group[i-1] {
-			if g != len(out) {
-				return nil
-			}
-			out = append(out, i)
-		}
-	}
-	return append(out, len(group))
 }
 
 // csr returns the active entries of w (in × out, masked by m) in compressed

@@ -20,16 +20,17 @@ type program struct {
 	train   bool
 	classes int
 
-	b      *layers.Builder
-	vm     G.VM
-	x      []float32 // backing of the input node
-	y      []float32 // backing of the one-hot target node (training only)
-	logits G.Value
-	loss   G.Value
-	params []*layers.Param
-	nodes  []*G.Node
-	taps   []layers.Tap
-	opt    []optim.Param
+	b       *layers.Builder
+	vm      G.VM
+	x       []float32 // backing of the input node
+	y       []float32 // backing of the one-hot target node (training only)
+	logits  G.Value
+	loss    G.Value
+	params  []*layers.Param
+	nodes   []*G.Node
+	taps    []layers.Tap
+	opt     []optim.Param
+	gradBuf [][]float32
 }
 
 // program returns the cached program for (batch, train), compiling it on
@@ -210,9 +211,12 @@ func (p *program) lossValue() (float64, error) {
 	return 0, errors.Errorf("model: loss has type %T", p.loss)
 }
 
-// grads returns the live gradient slices of the program's parameters.
+// grads returns the live gradient slices of the program's parameters, in a
+// slice reused across steps.
 func (p *program) grads() ([][]float32, error) {
-	out := make([][]float32, len(p.nodes))
+	if p.gradBuf == nil {
+		p.gradBuf = make([][]float32, len(p.nodes))
+	}
 	for i, n := range p.nodes {
 		g, err := n.Grad()
 		if err != nil {
@@ -222,9 +226,9 @@ func (p *program) grads() ([][]float32, error) {
 		if !ok {
 			return nil, errors.Errorf("gradient of %s has type %T", p.params[i].Name, g)
 		}
-		out[i] = t.Data().([]float32)
+		p.gradBuf[i] = t.Data().([]float32)
 	}
-	return out, nil
+	return p.gradBuf, nil
 }
 
 func (p *program) String() string {

@@ -28,14 +28,12 @@ type Builder struct {
 	taps      []Tap
 }
 
-// Tap records the nodes of a sparse layer in one graph: its input, its
-// output after the nonlinearity, and the masked weight product W⊙M, whose
-// gradient is the dense gradient RigL-style regrowth ranks edges by.
+// Tap records the input and output (after the nonlinearity) nodes of a
+// sparse layer in one graph.
 type Tap struct {
-	Layer   Sparse
-	Input   *G.Node
-	Output  *G.Node
-	Product *G.Node
+	Layer  Sparse
+	Input  *G.Node
+	Output *G.Node
 }
 
 // NewBuilder returns a Builder for a new graph with the given batch size.
@@ -93,10 +91,9 @@ func (b *Builder) RunHooks(step int) error {
 	return nil
 }
 
-// Record notes the input, output and masked-product nodes of a sparse layer
-// (product may be nil).
-func (b *Builder) Record(l Sparse, in, out, product *G.Node) {
-	b.taps = append(b.taps, Tap{Layer: l, Input: in, Output: out, Product: product})
+// Record notes the input and output nodes of a sparse layer.
+func (b *Builder) Record(l Sparse, in, out *G.Node) {
+	b.taps = append(b.taps, Tap{Layer: l, Input: in, Output: out})
 }
 
 // Taps returns the recorded sparse-layer inputs and outputs.

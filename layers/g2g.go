@@ -339,7 +339,7 @@ func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	if y, err = biasAct(l, b, y, l.b, l.cfg.Activation); err != nil {
 		return nil, err
 	}
-	b.Record(l, x, y, nil)
+	b.Record(l, x, y)
 	return y, nil
 }
 
@@ -364,7 +364,7 @@ func (l *G2G) DenseGrad() []float32 { return l.denseGrad }
 // of ensemble blocks they compute.
 func (l *G2G) BlockKernels() (on bool, blockFraction float64) {
 	p := l.blockPlan()
-	return p.use, float64(len(p.active)) / float64(l.cfg.Groups*l.cfg.Groups)
+	return p.use, float64(len(p.blocks)) / float64(l.cfg.Groups*l.cfg.Groups)
 }
 
 // Prune deactivates the edges at the given flat indices and zeroes their

@@ -76,18 +76,16 @@ func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
 	batch, in, out := len(x)/op.layer.cfg.In, op.layer.cfg.In, op.layer.cfg.Out
 	op.out = grow(op.out, batch*out)
 	l := op.layer
-	if p := l.blockPlan(); p.use {
-		l.wm = p.masked(l.wm, w, m, out)
+	p := l.blockPlan()
+	wm := l.maskedWeights(p, w, m)
+	if p.use {
 		clear(op.out)
-		for _, b := range p.active {
-			gi, gj := b[0], b[1]
-			ni, nj := p.inHi[gi]-p.inLo[gi], p.outHi[gj]-p.outLo[gj]
-			gemmAcc(blas.NoTrans, blas.NoTrans, batch, nj, ni,
-				x[p.inLo[gi]:], in, l.wm[p.inLo[gi]*out+p.outLo[gj]:], out, op.out[p.outLo[gj]:], out)
+		for _, b := range p.blocks {
+			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
+			gemmAcc(blas.NoTrans, blas.NoTrans, batch, j1-j0, i1-i0, x[i0:], in, wm[i0*out+j0:], out, op.out[j0:], out)
 		}
 	} else {
-		l.wm = masked(l.wm, w, m)
-		gemm(blas.NoTrans, blas.NoTrans, batch, out, in, x, in, l.wm, out, op.out, out)
+		gemm(blas.NoTrans, blas.NoTrans, batch, out, in, x, in, wm, out, op.out, out)
 	}
 	return tensor.New(tensor.WithShape(batch, out), tensor.WithBacking(op.out)), nil
 }
@@ -123,26 +121,21 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 	batch := len(dy) / out
 	op.out = grow(op.out, batch*in)
 	// The forward op of the same run left W⊙M in the layer (the optimizer
-	// only runs after the whole backward pass); recompute only if absent.
+	// only runs after the whole backward pass): reuse it.
 	l := op.layer
 	p := l.blockPlan()
-	if len(l.wm) != len(w) {
-		if p.use {
-			l.wm = p.masked(l.wm, w, m, out)
-		} else {
-			l.wm = masked(l.wm, w, m)
-		}
+	wm := l.wm
+	if len(wm) != len(w) {
+		wm = l.maskedWeights(p, w, m)
 	}
 	if p.use {
 		clear(op.out)
-		for _, b := range p.active {
-			gi, gj := b[0], b[1]
-			ni, nj := p.inHi[gi]-p.inLo[gi], p.outHi[gj]-p.outLo[gj]
-			gemmAcc(blas.NoTrans, blas.Trans, batch, ni, nj,
-				dy[p.outLo[gj]:], out, l.wm[p.inLo[gi]*out+p.outLo[gj]:], out, op.out[p.inLo[gi]:], in)
+		for _, b := range p.blocks {
+			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
+			gemmAcc(blas.NoTrans, blas.Trans, batch, i1-i0, j1-j0, dy[j0:], out, wm[i0*out+j0:], out, op.out[i0:], in)
 		}
 	} else {
-		gemm(blas.NoTrans, blas.Trans, batch, in, out, dy, out, l.wm, out, op.out, in)
+		gemm(blas.NoTrans, blas.Trans, batch, in, out, dy, out, wm, out, op.out, in)
 	}
 	return tensor.New(tensor.WithShape(batch, in), tensor.WithBacking(op.out)), nil
 }
@@ -168,11 +161,9 @@ func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 	keep := l.keepDense
 	if p.use && !keep {
 		clear(op.out)
-		for _, b := range p.active {
-			gi, gj := b[0], b[1]
-			ni, nj := p.inHi[gi]-p.inLo[gi], p.outHi[gj]-p.outLo[gj]
-			gemmAcc(blas.Trans, blas.NoTrans, ni, nj, batch,
-				x[p.inLo[gi]:], in, dy[p.outLo[gj]:], out, op.out[p.inLo[gi]*out+p.outLo[gj]:], out)
+		for _, b := range p.blocks {
+			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
+			gemmAcc(blas.Trans, blas.NoTrans, i1-i0, j1-j0, batch, x[i0:], in, dy[j0:], out, op.out[i0*out+j0:], out)
 		}
 	} else {
 		gemm(blas.Trans, blas.NoTrans, in, out, batch, x, in, dy, out, op.out, out)
@@ -228,15 +219,6 @@ func grow(buf []float32, n int) []float32 {
 	return buf[:n]
 }
 
-// masked writes w⊙m into buf (reallocated if too small) and returns it.
-func masked(buf, w, m []float32) []float32 {
-	buf = grow(buf, len(w))
-	for k, v := range w {
-		buf[k] = v * m[k]
-	}
-	return buf
-}
-
 // gemmAcc computes c += op(a)·op(b) on row-major views (a, b and c start at
 // the view's first element; lda, ldb and ldc are the full matrices' row
 // strides).
@@ -263,15 +245,13 @@ func gemmAcc(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float
 var BlockCrossover = 0.75
 
 // blockPlan is the block structure of a layer's mask, recomputed when the
-// mask changes: the contiguous unit range of every ensemble and the list of
-// (input ensemble, output ensemble) blocks holding at least one edge.
+// mask changes: the (input ensemble, output ensemble) blocks holding at
+// least one edge, as unit ranges [i0, i1) × [j0, j1).
 type blockPlan struct {
-	version      uint64
-	valid        bool
-	use          bool
-	inLo, inHi   []int
-	outLo, outHi []int
-	active       [][2]int
+	version uint64
+	valid   bool
+	use     bool
+	blocks  [][4]int
 }
 
 // blockPlan returns the current plan. Block kernels need ensembles that are
@@ -282,41 +262,37 @@ func (l *G2G) blockPlan() *blockPlan {
 	if p.valid && p.version == m.Version() {
 		return p
 	}
-	*p = blockPlan{version: m.Version(), valid: true}
 	g := l.cfg.Groups
-	var ok1, ok2 bool
-	p.inLo, p.inHi, ok1 = ranges(m.InGroup, g)
-	p.outLo, p.outHi, ok2 = ranges(m.OutGroup, g)
-	if !ok1 || !ok2 {
+	*p = blockPlan{version: m.Version(), valid: true}
+	ib, ob := EnsembleBounds(m.InGroup), EnsembleBounds(m.OutGroup)
+	if len(ib) != g+1 || len(ob) != g+1 {
 		return p
 	}
 	for gi := 0; gi < g; gi++ {
 		for gj := 0; gj < g; gj++ {
-			if blockHasEdge(m, p.inLo[gi], p.inHi[gi], p.outLo[gj], p.outHi[gj]) {
-				p.active = append(p.active, [2]int{gi, gj})
+			if blockHasEdge(m, ib[gi], ib[gi+1], ob[gj], ob[gj+1]) {
+				p.blocks = append(p.blocks, [4]int{ib[gi], ib[gi+1], ob[gj], ob[gj+1]})
 			}
 		}
 	}
-	p.use = float64(len(p.active)) <= BlockCrossover*float64(g*g)
+	p.use = float64(len(p.blocks)) <= BlockCrossover*float64(g*g)
 	return p
 }
 
-// ranges returns each group's [lo, hi) range when every group is one
-// contiguous, non-empty run of units in increasing group order.
-func ranges(group []int, g int) (lo, hi []int, ok bool) {
-	lo, hi = make([]int, g), make([]int, g)
-	next := 0
+// EnsembleBounds returns b such that group g spans units [b[g], b[g+1]),
+// when groups 0, 1, ... are contiguous, non-empty runs in increasing order
+// (index grouping); otherwise nil.
+func EnsembleBounds(group []int) []int {
+	var b []int
 	for i, v := range group {
 		if i == 0 || v != group[i-1] {
-			if v != next {
-				return nil, nil, false
+			if v != len(b) {
+				return nil
 			}
-			lo[v] = i
-			next++
+			b = append(b, i)
 		}
-		hi[v] = i + 1
 	}
-	return lo, hi, next == g
+	return append(b, len(group))
 }
 
 func blockHasEdge(m *Mask, i0, i1, j0, j1 int) bool {
@@ -331,20 +307,26 @@ func blockHasEdge(m *Mask, i0, i1, j0, j1 int) bool {
 	return false
 }
 
-// masked writes w⊙m into buf for the plan's active blocks only (the others
-// are never read by the block kernels).
-func (p *blockPlan) masked(buf, w, m []float32, out int) []float32 {
-	buf = grow(buf, len(w))
-	for _, b := range p.active {
-		gi, gj := b[0], b[1]
-		for i := p.inLo[gi]; i < p.inHi[gi]; i++ {
-			lo, hi := i*out+p.outLo[gj], i*out+p.outHi[gj]
-			for k := lo; k < hi; k++ {
-				buf[k] = w[k] * m[k]
+// maskedWeights writes W⊙M into the layer's buffer and returns it: only
+// the non-empty blocks when block kernels run (the others are never read),
+// everything otherwise.
+func (l *G2G) maskedWeights(p *blockPlan, w, m []float32) []float32 {
+	l.wm = grow(l.wm, len(w))
+	if !p.use {
+		for k, v := range w {
+			l.wm[k] = v * m[k]
+		}
+		return l.wm
+	}
+	out := l.cfg.Out
+	for _, b := range p.blocks {
+		for i := b[0]; i < b[1]; i++ {
+			for k := i*out + b[2]; k < i*out+b[3]; k++ {
+				l.wm[k] = w[k] * m[k]
 			}
 		}
 	}
-	return buf
+	return l.wm
 }
 
 // gemm computes c = op(a)·op(b) for row-major float32 matrices, c being

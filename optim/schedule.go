@@ -69,12 +69,16 @@ func checkDecay(name string, warmupSteps, totalSteps int, endFactor float64, end
 	return nil
 }
 
-type cosine struct {
+// decay is a linear warm-up followed by a decay from factor 1 at step
+// warmup to end at step total, constant after; shape maps the progress in
+// [0, 1] to the fraction of the way from 1 to end.
+type decay struct {
 	warmup, total int
-	min           float64
+	end           float64
+	shape         func(progress float64) float64
 }
 
-func (s cosine) Factor(step int) float64 {
+func (s decay) Factor(step int) float64 {
 	if step < 0 {
 		step = 0
 	}
@@ -82,10 +86,10 @@ func (s cosine) Factor(step int) float64 {
 		return f
 	}
 	if step >= s.total {
-		return s.min
+		return s.end
 	}
 	progress := float64(step-s.warmup) / float64(s.total-s.warmup)
-	return s.min + (1-s.min)*0.5*(1+math.Cos(math.Pi*progress))
+	return 1 + (s.end-1)*s.shape(progress)
 }
 
 // Cosine returns a schedule with a linear warm-up followed by a cosine decay.
@@ -97,26 +101,8 @@ func Cosine(warmupSteps, totalSteps int, minFactor float64) (Schedule, error) {
 	if err := checkDecay("Cosine", warmupSteps, totalSteps, minFactor, "minFactor"); err != nil {
 		return nil, err
 	}
-	return cosine{warmup: warmupSteps, total: totalSteps, min: minFactor}, nil
-}
-
-type linear struct {
-	warmup, total int
-	end           float64
-}
-
-func (s linear) Factor(step int) float64 {
-	if step < 0 {
-		step = 0
-	}
-	if f, ok := warmup(step, s.warmup); ok {
-		return f
-	}
-	if step >= s.total {
-		return s.end
-	}
-	progress := float64(step-s.warmup) / float64(s.total-s.warmup)
-	return 1 + (s.end-1)*progress
+	shape := func(p float64) float64 { return (1 - math.Cos(math.Pi*p)) / 2 }
+	return decay{warmup: warmupSteps, total: totalSteps, end: minFactor, shape: shape}, nil
 }
 
 // Linear returns a schedule with the same linear warm-up as Cosine followed
@@ -127,5 +113,5 @@ func Linear(warmupSteps, totalSteps int, endFactor float64) (Schedule, error) {
 	if err := checkDecay("Linear", warmupSteps, totalSteps, endFactor, "endFactor"); err != nil {
 		return nil, err
 	}
-	return linear{warmup: warmupSteps, total: totalSteps, end: endFactor}, nil
+	return decay{warmup: warmupSteps, total: totalSteps, end: endFactor, shape: func(p float64) float64 { return p }}, nil
 }

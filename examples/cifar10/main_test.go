@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"image"
 	"image/color"
 	"image/png"
@@ -199,39 +200,23 @@ func TestBadFlags(t *testing.T) {
 	isolate(t)
 	dir := fakeRelease(t, t.TempDir(), 20, 10)
 	empty := t.TempDir()
-	cases := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-density", "0"}, "-density 0: want a value in (0, 1]"},
-		{[]string{"-density", "1.5"}, "-density 1.5"},
-		{[]string{"-groups", "2000"}, "Groups (2000) larger than the layer width"},
-		{[]string{"-groups", "0"}, "-groups 0"},
-		{[]string{"-model", "cnn"}, "-model \"cnn\""},
-		{[]string{"-grouping", "blocks"}, "unknown grouping"},
-		{[]string{"-epochs", "-1"}, "-epochs -1"},
-		{[]string{"-batch", "0"}, "-batch 0"},
-		{[]string{"-lr", "-1"}, "-lr -1"},
-		{[]string{"-density", "0.05"}, "below the intra-ensemble share"},
-		{[]string{"-mirror", "http://x"}, "-mirror needs -download"},
-		{[]string{"-log", "m.txt"}, "want a .csv or .jsonl file"},
-		{[]string{"-nosuchflag"}, "flag provided but not defined"},
-		{[]string{"extra"}, "unexpected argument \"extra\""},
-		{[]string{"-data", filepath.Join(dir, "missing")}, "no such file or directory"},
-		{[]string{"-data", empty}, "is neither the official binary set"},
+	cases := []fixtures.FlagCase{
+		{Args: []string{"-density", "0"}, Want: "-density 0: want a value in (0, 1]"},
+		{Args: []string{"-density", "1.5"}, Want: "-density 1.5"},
+		{Args: []string{"-groups", "2000"}, Want: "Groups (2000) larger than the layer width"},
+		{Args: []string{"-groups", "0"}, Want: "-groups 0"},
+		{Args: []string{"-model", "cnn"}, Want: "-model \"cnn\""},
+		{Args: []string{"-grouping", "blocks"}, Want: "unknown grouping"},
+		{Args: []string{"-epochs", "-1"}, Want: "-epochs -1"},
+		{Args: []string{"-batch", "0"}, Want: "-batch 0"},
+		{Args: []string{"-lr", "-1"}, Want: "-lr -1"},
+		{Args: []string{"-density", "0.05"}, Want: "below the intra-ensemble share"},
+		{Args: []string{"-mirror", "http://x"}, Want: "-mirror needs -download"},
+		{Args: []string{"-log", "m.txt"}, Want: "want a .csv or .jsonl file"},
+		{Args: []string{"-nosuchflag"}, Want: "flag provided but not defined"},
+		{Args: []string{"extra"}, Want: "unexpected argument \"extra\""},
+		{Args: []string{"-data", filepath.Join(dir, "missing")}, Want: "no such file or directory"},
+		{Args: []string{"-data", empty}, Want: "is neither the official binary set"},
 	}
-	for _, c := range cases {
-		var out, errOut bytes.Buffer
-		args := c.args
-		if c.args[0] != "-data" {
-			args = append([]string{"-data", dir, "-epochs", "1"}, c.args...)
-		}
-		err := run(args, &out, &errOut)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: err = %v, want it to contain %q", c.args, err, c.want)
-		}
-		if err != nil && strings.Contains(err.Error(), "\n") {
-			t.Errorf("%v: error spans several lines: %q", c.args, err)
-		}
-	}
+	fixtures.CheckFlagErrors(t, run, []string{"-data", dir, "-epochs", "1"}, cases)
 }

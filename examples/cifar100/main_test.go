@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,31 +120,15 @@ func TestNotFound(t *testing.T) {
 func TestBadFlags(t *testing.T) {
 	isolate(t)
 	archive := fakeArchive(t, t.TempDir(), 20, 10)
-	cases := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-labels", "super"}, "-labels \"super\": want fine or coarse"},
-		{[]string{"-density", "0"}, "-density 0: want a value in (0, 1]"},
-		{[]string{"-groups", "2000"}, "Groups (2000) larger than the layer width"},
-		{[]string{"-model", "cnn"}, "-model \"cnn\""},
-		{[]string{"-grouping", "blocks"}, "unknown grouping"},
-		{[]string{"-epochs", "0"}, "-epochs 0"},
-		{[]string{"-mirror", "http://x"}, "-mirror needs -download"},
-		{[]string{"-data", filepath.Join(t.TempDir(), "missing")}, "no such file or directory"},
+	cases := []fixtures.FlagCase{
+		{Args: []string{"-labels", "super"}, Want: "-labels \"super\": want fine or coarse"},
+		{Args: []string{"-density", "0"}, Want: "-density 0: want a value in (0, 1]"},
+		{Args: []string{"-groups", "2000"}, Want: "Groups (2000) larger than the layer width"},
+		{Args: []string{"-model", "cnn"}, Want: "-model \"cnn\""},
+		{Args: []string{"-grouping", "blocks"}, Want: "unknown grouping"},
+		{Args: []string{"-epochs", "0"}, Want: "-epochs 0"},
+		{Args: []string{"-mirror", "http://x"}, Want: "-mirror needs -download"},
+		{Args: []string{"-data", filepath.Join(t.TempDir(), "missing")}, Want: "no such file or directory"},
 	}
-	for _, c := range cases {
-		var out, errOut bytes.Buffer
-		args := c.args
-		if c.args[0] != "-data" {
-			args = append([]string{"-data", archive, "-epochs", "1"}, c.args...)
-		}
-		err := run(args, &out, &errOut)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: err = %v, want it to contain %q", c.args, err, c.want)
-		}
-		if err != nil && strings.Contains(err.Error(), "\n") {
-			t.Errorf("%v: error spans several lines: %q", c.args, err)
-		}
-	}
+	fixtures.CheckFlagErrors(t, run, []string{"-data", archive, "-epochs", "1"}, cases)
 }

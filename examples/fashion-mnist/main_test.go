@@ -98,43 +98,27 @@ func TestRewiringFlags(t *testing.T) {
 
 func TestBadFlags(t *testing.T) {
 	dir := fixtures.FashionMNIST(t, 20, 10)
-	cases := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-density", "0"}, "-density 0: want a value in (0, 1]"},
-		{[]string{"-density", "1.5"}, "-density 1.5"},
-		{[]string{"-groups", "2000"}, "Groups (2000) larger than the layer width"},
-		{[]string{"-groups", "0"}, "-groups 0"},
-		{[]string{"-model", "cnn"}, "-model \"cnn\""},
-		{[]string{"-grouping", "blocks"}, "unknown grouping"},
-		{[]string{"-data", filepath.Join(dir, "missing")}, "missing"},
-		{[]string{"-epochs", "-1"}, "-epochs -1"},
-		{[]string{"-density", "0.05"}, "below the intra-ensemble share"},
-		{[]string{"-dst", "-zeta", "0"}, "-zeta 0: want a value in (0, 1)"},
-		{[]string{"-hebbian", "-zeta", "1"}, "-zeta 1: want a value in (0, 1)"},
-		{[]string{"-dst", "-hebbian"}, "-dst and -hebbian both rewire"},
-		{[]string{"-dst", "-model", "dense"}, "-dst and -hebbian need -model g2g"},
-		{[]string{"-dst", "-prune", "gradient"}, "gradient is a regrowth criterion only"},
-		{[]string{"-dst", "-regrow", "best"}, `unknown Regrow "best"`},
-		{[]string{"-dst", "-anneal", "exp"}, `unknown Anneal "exp"`},
-		{[]string{"-dst", "-scope", "all"}, `unknown Scope "all"`},
-		{[]string{"-dst", "-grow-init", "sign"}, `unknown GrowInit "sign"`},
-		{[]string{"-hebbian", "-measure", "mi"}, `unknown Measure "mi"`},
-		{[]string{"-hebbian-n", "0"}, "-hebbian-n 0: want at least 1"},
+	cases := []fixtures.FlagCase{
+		{Args: []string{"-density", "0"}, Want: "-density 0: want a value in (0, 1]"},
+		{Args: []string{"-density", "1.5"}, Want: "-density 1.5"},
+		{Args: []string{"-groups", "2000"}, Want: "Groups (2000) larger than the layer width"},
+		{Args: []string{"-groups", "0"}, Want: "-groups 0"},
+		{Args: []string{"-model", "cnn"}, Want: "-model \"cnn\""},
+		{Args: []string{"-grouping", "blocks"}, Want: "unknown grouping"},
+		{Args: []string{"-data", filepath.Join(dir, "missing")}, Want: "missing"},
+		{Args: []string{"-epochs", "-1"}, Want: "-epochs -1"},
+		{Args: []string{"-density", "0.05"}, Want: "below the intra-ensemble share"},
+		{Args: []string{"-dst", "-zeta", "0"}, Want: "-zeta 0: want a value in (0, 1)"},
+		{Args: []string{"-hebbian", "-zeta", "1"}, Want: "-zeta 1: want a value in (0, 1)"},
+		{Args: []string{"-dst", "-hebbian"}, Want: "-dst and -hebbian both rewire"},
+		{Args: []string{"-dst", "-model", "dense"}, Want: "-dst and -hebbian need -model g2g"},
+		{Args: []string{"-dst", "-prune", "gradient"}, Want: "gradient is a regrowth criterion only"},
+		{Args: []string{"-dst", "-regrow", "best"}, Want: `unknown Regrow "best"`},
+		{Args: []string{"-dst", "-anneal", "exp"}, Want: `unknown Anneal "exp"`},
+		{Args: []string{"-dst", "-scope", "all"}, Want: `unknown Scope "all"`},
+		{Args: []string{"-dst", "-grow-init", "sign"}, Want: `unknown GrowInit "sign"`},
+		{Args: []string{"-hebbian", "-measure", "mi"}, Want: `unknown Measure "mi"`},
+		{Args: []string{"-hebbian-n", "0"}, Want: "-hebbian-n 0: want at least 1"},
 	}
-	for _, c := range cases {
-		var out, errOut bytes.Buffer
-		args := c.args
-		if c.args[0] != "-data" {
-			args = append([]string{"-data", dir, "-epochs", "1"}, c.args...)
-		}
-		err := run(args, &out, &errOut)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: err = %v, want it to contain %q", c.args, err, c.want)
-		}
-		if err != nil && strings.Contains(err.Error(), "\n") {
-			t.Errorf("%v: error spans several lines: %q", c.args, err)
-		}
-	}
+	fixtures.CheckFlagErrors(t, run, []string{"-data", dir, "-epochs", "1"}, cases)
 }

@@ -198,16 +198,7 @@ func (k seriesKey) label(withDataset, withDensity bool) string {
 func sortKeys(keys []seriesKey) {
 	sort.SliceStable(keys, func(a, b int) bool {
 		ka, kb := keys[a], keys[b]
-		if ka.dataset != kb.dataset {
-			return ka.dataset < kb.dataset
-		}
-		if da, db := ka.method == DenseMethod, kb.method == DenseMethod; da != db {
-			return da
-		}
-		if ka.method != kb.method {
-			return ka.method < kb.method
-		}
-		return ka.density > kb.density
+		return before(ka.dataset, ka.method, ka.density, kb.dataset, kb.method, kb.density)
 	})
 }
 

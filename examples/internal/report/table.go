@@ -112,16 +112,7 @@ func Aggregate(runs []Run) []Row {
 	}
 	sort.SliceStable(rows, func(a, b int) bool {
 		ra, rb := rows[a], rows[b]
-		if ra.Dataset != rb.Dataset {
-			return ra.Dataset < rb.Dataset
-		}
-		if da, db := ra.Method == DenseMethod, rb.Method == DenseMethod; da != db {
-			return da
-		}
-		if ra.Method != rb.Method {
-			return ra.Method < rb.Method
-		}
-		return ra.Density > rb.Density
+		return before(ra.Dataset, ra.Method, ra.Density, rb.Dataset, rb.Method, rb.Density)
 	})
 	dense := map[string]float64{}
 	for _, r := range rows {
@@ -236,4 +227,19 @@ func thousands(n int) string {
 // mdEscape escapes the characters that would break a Markdown table cell.
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// before orders results by data set, then dense first, then method name,
+// then density descending: the order of table rows and figure series.
+func before(dsA, methodA string, densityA float64, dsB, methodB string, densityB float64) bool {
+	if dsA != dsB {
+		return dsA < dsB
+	}
+	if da, db := methodA == DenseMethod, methodB == DenseMethod; da != db {
+		return da
+	}
+	if methodA != methodB {
+		return methodA < methodB
+	}
+	return densityA > densityB
 }
