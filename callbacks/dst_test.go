@@ -405,20 +405,30 @@ func TestDSTWithPlainSGD(t *testing.T) {
 	net.fit(t, opt, 3, d, &probe{t: t, opt: opt, src: d.Reports})
 }
 
-// Ensemble-level masks run on block kernels, which skip the dense gradient
-// unless asked for it: RigL-style regrowth must ask.
-func TestDSTGradientRegrowthOnBlockKernels(t *testing.T) {
+// The block and sparse kernels compute the weight gradient at active edges
+// only, skipping the dense gradient unless asked for it: RigL-style
+// regrowth must ask, on either kernel.
+func TestDSTGradientRegrowthOnSparseKernels(t *testing.T) {
+	for _, k := range []layers.Kernel{layers.KernelBlocks, layers.KernelSparse} {
+		t.Run(string(k), func(t *testing.T) { testGradientRegrowth(t, k) })
+	}
+}
+
+func testGradientRegrowth(t *testing.T, k layers.Kernel) {
 	mk := func(name string, s int64) *layers.G2G {
 		l, err := layers.NewG2G(layers.G2GConfig{Name: name, In: 16, Out: 16, Groups: 4, Density: 0.5,
 			Sampling: layers.SampleBlocks, Activation: layers.ReLU, Seed: s})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := l.SetKernel(k); err != nil {
+			t.Fatal(err)
+		}
 		return l
 	}
 	h1, h2 := mk("h1", 1), mk("h2", 2)
-	if on, _ := h1.BlockKernels(); !on {
-		t.Fatal("block kernels are off: the test proves nothing")
+	if h1.Kernel() != k {
+		t.Fatalf("runs the %s kernel, not %s: the test proves nothing", h1.Kernel(), k)
 	}
 	out, _ := layers.NewDense(layers.DenseConfig{Name: "out", In: 16, Out: 2, Seed: 3})
 	m, err := graph.Sequential([]int{16}, h1, h2, out)

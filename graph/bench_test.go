@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/g2g-ml/g2g/layers"
@@ -8,28 +9,49 @@ import (
 )
 
 // BenchmarkTrainStep measures one training step (forward, backward, Adam) of
-// a 1024 → 1024 → 1024 → 10 MLP at batch 256: dense, edge-level G2G and
-// ensemble-level G2G (block kernels) at density 0.25. Run with -tags openblas
-// for the BLAS the examples use.
+// a 1024 → 1024 → 1024 → 10 MLP at batch 256: dense, and G2G with
+// edge-level ("g2g") or ensemble-level ("blocks") masks at several
+// densities on each kernel that applies. The kernel crossovers in package
+// layers come from these numbers. Run with -tags openblas for the BLAS the
+// examples use:
+//
+//	go test -tags openblas -run '^$' -bench TrainStep ./graph/
 func BenchmarkTrainStep(b *testing.B) {
-	for _, kind := range []string{"dense", "g2g-0.25", "blocks-0.25", "blocks-0.125"} {
-		b.Run(kind, func(b *testing.B) {
+	type variant struct {
+		sampling layers.Sampling
+		density  float64
+		kernel   layers.Kernel
+	}
+	var cases []variant
+	for _, d := range []float64{0.5, 0.25, 0.125} {
+		for _, k := range []layers.Kernel{layers.KernelDense, layers.KernelBlocks, layers.KernelSparse} {
+			cases = append(cases, variant{layers.SampleExact, d, k}, variant{layers.SampleBlocks, d, k})
+		}
+	}
+	cases = append([]variant{{}}, cases...)
+	for _, c := range cases {
+		name := "dense"
+		if c.sampling != "" {
+			mask := "g2g"
+			if c.sampling == layers.SampleBlocks {
+				mask = "blocks"
+			}
+			name = fmt.Sprintf("%s-%v/%s", mask, c.density, c.kernel)
+		}
+		b.Run(name, func(b *testing.B) {
 			var ls []layers.Layer
 			for i, name := range []string{"h1", "h2"} {
 				var l layers.Layer
 				var err error
-				switch kind {
-				case "dense":
+				if c.sampling == "" {
 					l, err = layers.NewDense(layers.DenseConfig{Name: name, In: 1024, Out: 1024, Activation: layers.ReLU, Seed: int64(i)})
-				default:
-					cfg := layers.G2GConfig{Name: name, In: 1024, Out: 1024, Groups: 8, Density: 0.25, Sampling: layers.SampleExact, Activation: layers.ReLU, Seed: int64(i)}
-					if kind != "g2g-0.25" {
-						cfg.Sampling = layers.SampleBlocks
+				} else {
+					var g *layers.G2G
+					g, err = layers.NewG2G(layers.G2GConfig{Name: name, In: 1024, Out: 1024, Groups: 8, Density: c.density, Sampling: c.sampling, Activation: layers.ReLU, Seed: int64(i)})
+					if err == nil {
+						err = g.SetKernel(c.kernel)
 					}
-					if kind == "blocks-0.125" {
-						cfg.Density = 0.125
-					}
-					l, err = layers.NewG2G(cfg)
+					l = g
 				}
 				if err != nil {
 					b.Fatal(err)

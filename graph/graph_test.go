@@ -503,44 +503,93 @@ func TestNaNLossStopsWithError(t *testing.T) {
 	}
 }
 
-func TestBlockKernelsMatchDenseKernels(t *testing.T) {
-	build := func() *Model {
-		g1 := mustG2G(t, layers.G2GConfig{Name: "g1", In: 12, Out: 16, Groups: 4, Density: 0.5, Sampling: layers.SampleBlocks, Activation: layers.Tanh, Seed: 5})
-		g2 := mustG2G(t, layers.G2GConfig{Name: "g2", In: 16, Out: 8, Groups: 4, Density: 0.25, Sampling: layers.SampleBlocks, Activation: layers.Tanh, Seed: 6})
-		m, err := Sequential([]int{12}, g1, g2, mustDense(t, layers.DenseConfig{Name: "out", In: 8, Out: 3, Seed: 7}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
+// Every kernel (dense, blocks, sparse) must give the same loss and
+// gradients as the dense masked computation, for ensemble-level and
+// edge-level masks, every grouping, and after rewiring.
+func TestKernelsMatchDenseKernel(t *testing.T) {
+	type layerSpec struct {
+		sampling layers.Sampling
+		grouping layers.Grouping
 	}
-	d := toyData(10, 12, 3, 8)
-	run := func(crossover float64) (float64, map[string][]float32, bool) {
-		saved := layers.BlockCrossover
-		layers.BlockCrossover = crossover
-		defer func() { layers.BlockCrossover = saved }()
-		m := build()
-		loss, g := lossAndGrads(t, m, d)
-		out := map[string][]float32{}
-		for p, v := range g {
-			out[p.Name] = v
-		}
-		on, _ := m.SparseLayers()[1].(*layers.G2G).BlockKernels()
-		return loss, out, on
+	specs := map[string]layerSpec{
+		"blocks-index": {layers.SampleBlocks, layers.GroupIndex},
+		"exact-index":  {layers.SampleExact, layers.GroupIndex},
+		"exact-random": {layers.SampleExact, layers.GroupRandom},
+		"exact-mixer":  {layers.SampleExact, layers.GroupMixer},
+		"bernoulli":    {layers.SampleBernoulli, layers.GroupIndex},
 	}
-	lb, gb, onB := run(0.75)
-	ld, gd, onD := run(-1)
-	if !onB || onD {
-		t.Fatalf("block kernels on: %v with crossover 0.75 (want true), %v with -1 (want false)", onB, onD)
-	}
-	if math.Abs(lb-ld) > 1e-6 {
-		t.Fatalf("loss %v with block kernels, %v with dense", lb, ld)
-	}
-	for name, v := range gd {
-		for k := range v {
-			if math.Abs(float64(v[k]-gb[name][k])) > 1e-6 {
-				t.Fatalf("%s[%d]: block %v, dense %v", name, k, gb[name][k], v[k])
+	for name, spec := range specs {
+		t.Run(name, func(t *testing.T) {
+			build := func(k layers.Kernel) (*Model, []*layers.G2G) {
+				g1 := mustG2G(t, layers.G2GConfig{Name: "g1", In: 12, Out: 16, Groups: 4, Density: 0.5, Sampling: spec.sampling, Grouping: spec.grouping, Activation: layers.Tanh, Seed: 5})
+				g2 := mustG2G(t, layers.G2GConfig{Name: "g2", In: 16, Out: 8, Groups: 4, Density: 0.25, Sampling: spec.sampling, Grouping: spec.grouping, Activation: layers.Tanh, Seed: 6})
+				for _, g := range []*layers.G2G{g1, g2} {
+					if err := g.SetKernel(k); err != nil {
+						t.Fatal(err)
+					}
+				}
+				m, err := Sequential([]int{12}, g1, g2, mustDense(t, layers.DenseConfig{Name: "out", In: 8, Out: 3, Seed: 7}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m, []*layers.G2G{g1, g2}
 			}
-		}
+			// 21 samples: not a multiple of the kernels' 16-wide lanes.
+			d := toyData(21, 12, 3, 8)
+			run := func(k layers.Kernel, rewire bool) (float64, map[string][]float32, layers.Kernel) {
+				m, gs := build(k)
+				if rewire {
+					// Move edges in both layers; the kernels must follow.
+					lossAndGrads(t, m, d)
+					for _, g := range gs {
+						act := g.Mask().ActiveIndices()
+						inact := g.Mask().InactiveIndices()
+						if err := g.Prune(act[:3]); err != nil {
+							t.Fatal(err)
+						}
+						if err := g.Grow(inact[len(inact)-3:], []float32{0.5, -0.25, 0.125}); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				loss, g := lossAndGrads(t, m, d)
+				out := map[string][]float32{}
+				for p, v := range g {
+					out[p.Name] = v
+					if p.Mask == nil {
+						continue
+					}
+					for k, mv := range p.Mask.Data() {
+						if mv == 0 && v[k] != 0 {
+							t.Fatalf("%s kernel: %s[%d] is masked but has gradient %v", gs[0].Kernel(), p.Name, k, v[k])
+						}
+					}
+				}
+				return loss, out, gs[1].Kernel()
+			}
+			for _, rewire := range []bool{false, true} {
+				ld, gd, kd := run(layers.KernelDense, rewire)
+				if kd != layers.KernelDense {
+					t.Fatalf("asked for dense, runs %s", kd)
+				}
+				for _, k := range []layers.Kernel{layers.KernelBlocks, layers.KernelSparse} {
+					lk, gk, ran := run(k, rewire)
+					if k == layers.KernelSparse && ran != k || k == layers.KernelBlocks && ran != k && spec.grouping == layers.GroupIndex {
+						t.Fatalf("asked for %s, runs %s", k, ran)
+					}
+					if math.Abs(lk-ld) > 1e-5 {
+						t.Fatalf("rewired %v: loss %v with %s kernel, %v with dense", rewire, lk, k, ld)
+					}
+					for name, v := range gd {
+						for i := range v {
+							if math.Abs(float64(v[i]-gk[name][i])) > 1e-5 {
+								t.Fatalf("rewired %v: %s[%d]: %s kernel %v, dense %v", rewire, name, i, k, gk[name][i], v[i])
+							}
+						}
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -81,10 +81,11 @@ type G2G struct {
 	mask  *Mask
 	bound float64
 
-	keepDense bool      // keep the dense gradient (KeepDenseGrad)
-	denseGrad []float32 // xᵀ·dy of the last training step, or nil
-	wm        []float32 // W⊙M of the last forward pass, shared by the backward op
-	plan      blockPlan // block structure of the mask, for the kernels
+	keepDense bool       // keep the dense gradient (KeepDenseGrad)
+	denseGrad []float32  // xᵀ·dy of the last training step, or nil
+	wm        []float32  // W⊙M of the last forward pass, shared by the backward op
+	kernel    Kernel     // the kernel asked for (SetKernel)
+	plan      kernelPlan // the kernel and its index for the current mask
 }
 
 // NewG2G builds the layer: assigns ensembles, samples the mask and
@@ -332,7 +333,7 @@ func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	}
 	m := b.Constant(l.cfg.Name+"/mask", l.mask.Tensor())
 	// A graph input (op == nil) needs no gradient: skip computing it.
-	y, err := G.ApplyOp(&maskedMul{opBase: opBase{layer: l, label: "x·(W⊙M)", a: 0, ra: 0, b: 1, rb: 1}, diffX: x.Op() != nil}, x, b.Param(l.w), m)
+	y, err := G.ApplyOp(&maskedMul{opBase: opBase{layer: l, label: "x·(W⊙M)", a: 0, ra: 0, b: 1, rb: 1}, diffX: x.Op() != nil, sc: &sparseScratch{}}, x, b.Param(l.w), m)
 	if err != nil {
 		return nil, wrap(l, err, "x·(W⊙M)")
 	}
@@ -358,14 +359,6 @@ func (l *G2G) KeepDenseGrad(on bool) {
 // had it been active. It is nil unless KeepDenseGrad(true) was called before
 // the step. The slice is overwritten by the next step.
 func (l *G2G) DenseGrad() []float32 { return l.denseGrad }
-
-// BlockKernels reports whether the layer's products currently run on the
-// block-sparse kernels (which skip empty ensemble blocks), and the fraction
-// of ensemble blocks they compute.
-func (l *G2G) BlockKernels() (on bool, blockFraction float64) {
-	p := l.blockPlan()
-	return p.use, float64(len(p.blocks)) / float64(l.cfg.Groups*l.cfg.Groups)
-}
 
 // Prune deactivates the edges at the given flat indices and zeroes their
 // weights. It fails, changing nothing, if an index is out of range, repeated

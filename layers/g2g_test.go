@@ -235,8 +235,11 @@ func TestBlockSamplingTakesWholeEnsembles(t *testing.T) {
 			t.Fatalf("output ensemble %d: %d blocks, own block %d", j, perOut[j], perOut[j+100])
 		}
 	}
-	if on, frac := l.BlockKernels(); !on || frac != 0.25 {
-		t.Fatalf("block kernels %v on %v of the blocks", on, frac)
+	if err := l.SetKernel(KernelBlocks); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(l.kernelPlan().blocks); n != 16 {
+		t.Fatalf("%d blocks planned, want 16 of 64", n)
 	}
 	if _, err := NewG2G(G2GConfig{Name: "b", In: 64, Out: 32, Groups: 8, Density: 0.3, Sampling: SampleBlocks}); err == nil || !strings.Contains(err.Error(), "whole number") {
 		t.Fatalf("density 0.3 with 8 groups: %v", err)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/internal/kernels"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	G "gorgonia.org/gorgonia"
@@ -29,6 +31,61 @@ type maskedMul struct {
 	opBase
 	diffX bool // whether x needs a gradient (false when x is a graph input)
 	out   []float32
+	sc    *sparseScratch
+}
+
+// sparseScratch holds one masked product's feature-major buffers for the
+// sparse kernels (one row per unit, the batch padded to a multiple of
+// kernels.Lane along the row), shared by its forward op and the two
+// backward ops of the same training step: the backward ops reuse the
+// forward op's transposed input, and whichever runs first transposes the
+// output gradient for both.
+type sparseScratch struct {
+	batch, bp int
+	xt, yt    []float32 // input (in × bp) and output (out × bp)
+	dyt, dxt  []float32 // output gradient (out × bp) and input gradient (in × bp)
+	fwd       uint64    // forward runs so far
+	dyFwd     uint64    // the forward run dyt belongs to
+	dyFirst   *float32  // the gradient slice dyt was transposed from
+}
+
+// fit sizes the buffers for a batch, zeroing them when the padded width
+// changes.
+func (sc *sparseScratch) fit(batch, in, out int) {
+	bp := (batch + kernels.Lane - 1) / kernels.Lane * kernels.Lane
+	if bp != sc.bp {
+		*sc = sparseScratch{bp: bp, fwd: sc.fwd,
+			xt: make([]float32, in*bp), yt: make([]float32, out*bp),
+			dyt: make([]float32, out*bp), dxt: make([]float32, in*bp)}
+	}
+	sc.batch = batch
+}
+
+// toFeatureMajor transposes src (batch × n) into dst (n × bp), zeroing the
+// padding columns, which the weight gradient sums over.
+func (sc *sparseScratch) toFeatureMajor(dst, src []float32, n int) error {
+	if err := kernels.Transpose(dst, sc.bp, src, n, sc.batch, n); err != nil {
+		return err
+	}
+	if sc.batch < sc.bp {
+		for r := 0; r < n; r++ {
+			clear(dst[r*sc.bp+sc.batch : (r+1)*sc.bp])
+		}
+	}
+	return nil
+}
+
+// gradT returns the output gradient dy, feature-major, transposing it
+// unless the other backward op of this step already did.
+func (sc *sparseScratch) gradT(dy []float32, out int) ([]float32, error) {
+	if sc.dyFwd == sc.fwd && sc.dyFirst == &dy[0] {
+		return sc.dyt, nil
+	}
+	if err := sc.toFeatureMajor(sc.dyt, dy, out); err != nil {
+		return nil, err
+	}
+	sc.dyFwd, sc.dyFirst = sc.fwd, &dy[0]
+	return sc.dyt, nil
 }
 
 // opBase is what the three masked-product ops share: the layer, a label,
@@ -76,15 +133,31 @@ func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
 	batch, in, out := len(x)/op.layer.cfg.In, op.layer.cfg.In, op.layer.cfg.Out
 	op.out = grow(op.out, batch*out)
 	l := op.layer
-	p := l.blockPlan()
-	wm := l.maskedWeights(p, w, m)
-	if p.use {
+	p := l.kernelPlan()
+	switch p.kernel {
+	case KernelSparse:
+		sc := op.sc
+		sc.fwd++
+		sc.fit(batch, in, out)
+		if err := sc.toFeatureMajor(sc.xt, x, in); err != nil {
+			return nil, errors.Wrap(err, op.String())
+		}
+		// At active edges W⊙M = W: the kernel reads W directly.
+		if err := kernels.Gather(p.byOut, w, sc.xt, sc.bp, sc.yt, sc.bp, sc.bp); err != nil {
+			return nil, errors.Wrap(err, op.String())
+		}
+		if err := kernels.Transpose(op.out, out, sc.yt, sc.bp, out, batch); err != nil {
+			return nil, errors.Wrap(err, op.String())
+		}
+	case KernelBlocks:
+		wm := l.maskedWeights(p, w, m)
 		clear(op.out)
 		for _, b := range p.blocks {
 			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
 			gemmAcc(blas.NoTrans, blas.NoTrans, batch, j1-j0, i1-i0, x[i0:], in, wm[i0*out+j0:], out, op.out[j0:], out)
 		}
-	} else {
+	default:
+		wm := l.maskedWeights(p, w, m)
 		gemm(blas.NoTrans, blas.NoTrans, batch, out, in, x, in, wm, out, op.out, out)
 	}
 	return tensor.New(tensor.WithShape(batch, out), tensor.WithBacking(op.out)), nil
@@ -95,11 +168,11 @@ func (op *maskedMul) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 	var dx *G.Node
 	var err error
 	if op.diffX {
-		if dx, err = G.ApplyOp(&maskedMulT{opBase: opBase{layer: op.layer, label: "dy·(W⊙M)ᵀ", a: 0, ra: 0, b: 1, rb: 0}}, grad, w, m); err != nil {
+		if dx, err = G.ApplyOp(&maskedMulT{opBase: opBase{layer: op.layer, label: "dy·(W⊙M)ᵀ", a: 0, ra: 0, b: 1, rb: 0}, sc: op.sc}, grad, w, m); err != nil {
 			return nil, err
 		}
 	}
-	dw, err := G.ApplyOp(&maskedGrad{opBase: opBase{layer: op.layer, label: "(xᵀ·dy)⊙M", a: 0, ra: 1, b: 1, rb: 1}}, x, grad, m)
+	dw, err := G.ApplyOp(&maskedGrad{opBase: opBase{layer: op.layer, label: "(xᵀ·dy)⊙M", a: 0, ra: 1, b: 1, rb: 1}, sc: op.sc}, x, grad, m)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +183,7 @@ func (op *maskedMul) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 type maskedMulT struct {
 	opBase
 	out []float32
+	sc  *sparseScratch
 }
 
 func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
@@ -120,15 +194,30 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 	in, out := op.layer.cfg.In, op.layer.cfg.Out
 	batch := len(dy) / out
 	op.out = grow(op.out, batch*in)
+	l := op.layer
+	p := l.kernelPlan()
+	if p.kernel == KernelSparse {
+		sc := op.sc
+		sc.fit(batch, in, out)
+		dyt, err := sc.gradT(dy, out)
+		if err != nil {
+			return nil, errors.Wrap(err, op.String())
+		}
+		if err := kernels.Gather(p.byIn, w, dyt, sc.bp, sc.dxt, sc.bp, sc.bp); err != nil {
+			return nil, errors.Wrap(err, op.String())
+		}
+		if err := kernels.Transpose(op.out, in, sc.dxt, sc.bp, in, batch); err != nil {
+			return nil, errors.Wrap(err, op.String())
+		}
+		return tensor.New(tensor.WithShape(batch, in), tensor.WithBacking(op.out)), nil
+	}
 	// The forward op of the same run left W⊙M in the layer (the optimizer
 	// only runs after the whole backward pass): reuse it.
-	l := op.layer
-	p := l.blockPlan()
 	wm := l.wm
 	if len(wm) != len(w) {
 		wm = l.maskedWeights(p, w, m)
 	}
-	if p.use {
+	if p.kernel == KernelBlocks {
 		clear(op.out)
 		for _, b := range p.blocks {
 			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
@@ -145,7 +234,10 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 // layer when asked to.
 type maskedGrad struct {
 	opBase
-	out []float32
+	out     []float32
+	sc      *sparseScratch
+	version uint64 // mask version whose inactive entries out holds zeros for
+	zeroed  bool
 }
 
 func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
@@ -155,11 +247,35 @@ func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 	}
 	in, out := op.layer.cfg.In, op.layer.cfg.Out
 	batch := len(x) / in
-	op.out = grow(op.out, in*out)
 	l := op.layer
-	p := l.blockPlan()
+	p := l.kernelPlan()
 	keep := l.keepDense
-	if p.use && !keep {
+	if p.kernel == KernelSparse && !keep {
+		// The kernel writes the active entries only: the inactive ones keep
+		// the zeros written when the mask last changed.
+		if cap(op.out) < in*out || !op.zeroed || op.version != p.version {
+			op.out = grow(op.out, in*out)
+			clear(op.out)
+			op.zeroed, op.version = true, p.version
+		}
+		sc := op.sc
+		sc.fit(batch, in, out)
+		if sc.fwd == 0 || sc.xt == nil {
+			return nil, errors.Errorf("%s: gradient before any forward pass", op.String())
+		}
+		dyt, err := sc.gradT(dy, out)
+		if err != nil {
+			return nil, errors.Wrap(err, op.String())
+		}
+		if err := kernels.SampledDot(p.byIn, sc.xt, sc.bp, dyt, sc.bp, sc.bp, op.out); err != nil {
+			return nil, errors.Wrap(err, op.String())
+		}
+		l.denseGrad = nil
+		return tensor.New(tensor.WithShape(in, out), tensor.WithBacking(op.out)), nil
+	}
+	op.out = grow(op.out, in*out)
+	op.zeroed = false
+	if p.kernel == KernelBlocks && !keep {
 		clear(op.out)
 		for _, b := range p.blocks {
 			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
@@ -237,46 +353,164 @@ func gemmAcc(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float
 		1, blas32.General{Rows: m, Cols: n, Stride: ldc, Data: c[:(m-1)*ldc+n]})
 }
 
+// Kernel names the compute kernel behind a G2G layer's products.
+type Kernel string
+
+const (
+	// KernelAuto picks one of the others from the mask each time it
+	// changes (the default); see SparseCrossover and BlockCrossover.
+	KernelAuto Kernel = "auto"
+	// KernelDense multiplies by the whole of W⊙M with one BLAS product.
+	KernelDense Kernel = "dense"
+	// KernelBlocks multiplies by the non-empty ensemble blocks of W⊙M,
+	// one BLAS product each. It needs contiguous ensembles (index
+	// grouping, or mixer's even layers); elsewhere it falls back to dense.
+	KernelBlocks Kernel = "blocks"
+	// KernelSparse visits only the active edges (package
+	// internal/kernels): work scales with the number of active edges.
+	KernelSparse Kernel = "sparse"
+)
+
+// SparseCrossover is the largest density at which KernelAuto chooses the
+// sparse kernels over one dense product, when they run in assembly
+// (AVX-512). Measured with graph.BenchmarkTrainStep (1024 × 1024 layers,
+// batch 256, OpenBLAS, 2 cores): a training step on the sparse kernels
+// costs about what the dense one does at density 0.5 and about 0.75x of it
+// at 0.25 — where the whole-model step, optimizer included, is far cheaper.
+var SparseCrossover = 0.4
+
+// SparseCrossoverGo is SparseCrossover for processors without AVX-512,
+// where the sparse kernels are plain Go, ten times slower per edge.
+var SparseCrossoverGo = 0.02
+
 // BlockCrossover is the largest fraction of non-empty ensemble blocks at
-// which G2G layers use the block-sparse kernels instead of one dense
-// product. Block products run at nearly the dense product's speed per
-// multiply-accumulate, so they pay off whenever blocks can be skipped; the
-// margin covers the per-block call overhead (measured with examples/bench).
+// which KernelAuto, without AVX-512, chooses the block kernels (one BLAS
+// product per non-empty block) over one dense product.
 var BlockCrossover = 0.75
 
-// blockPlan is the block structure of a layer's mask, recomputed when the
-// mask changes: the (input ensemble, output ensemble) blocks holding at
-// least one edge, as unit ranges [i0, i1) × [j0, j1).
-type blockPlan struct {
+// kernelPlan is how a layer computes its products for the current mask,
+// rebuilt whenever the mask's version changes: the kernel and, for it,
+// the non-empty ensemble blocks (as unit ranges [i0, i1) × [j0, j1)) or
+// the active edges by output and by input.
+type kernelPlan struct {
 	version uint64
 	valid   bool
-	use     bool
+	want    Kernel
+	kernel  Kernel
 	blocks  [][4]int
+	byOut   *kernels.Pattern // rows = outputs j, columns = inputs i
+	byIn    *kernels.Pattern // rows = inputs i, columns = outputs j
 }
 
-// blockPlan returns the current plan. Block kernels need ensembles that are
-// contiguous ranges (index grouping, or mixer's even layers).
-func (l *G2G) blockPlan() *blockPlan {
+// SetKernel chooses the kernel of the layer's products (KernelAuto by
+// default). KernelBlocks falls back to KernelDense when the ensembles are
+// not contiguous. Results agree between kernels to float32 rounding.
+func (l *G2G) SetKernel(k Kernel) error {
+	switch k {
+	case KernelAuto, KernelDense, KernelBlocks, KernelSparse:
+	default:
+		return errors.Errorf("layer %q: unknown kernel %q (want auto, dense, blocks or sparse)", l.cfg.Name, k)
+	}
+	l.kernel = k
+	l.plan.valid = false
+	return nil
+}
+
+// Kernel returns the kernel the layer's products run on for the current
+// mask, never KernelAuto.
+func (l *G2G) Kernel() Kernel { return l.kernelPlan().kernel }
+
+// kernelPlan returns the current plan.
+func (l *G2G) kernelPlan() *kernelPlan {
 	p := &l.plan
 	m := l.mask
-	if p.valid && p.version == m.Version() {
+	want := l.kernel
+	if want == "" {
+		want = KernelAuto
+	}
+	if p.valid && p.version == m.Version() && p.want == want {
 		return p
 	}
+	*p = kernelPlan{version: m.Version(), valid: true, want: want, kernel: KernelDense}
 	g := l.cfg.Groups
-	*p = blockPlan{version: m.Version(), valid: true}
-	ib, ob := EnsembleBounds(m.InGroup), EnsembleBounds(m.OutGroup)
-	if len(ib) != g+1 || len(ob) != g+1 {
-		return p
-	}
-	for gi := 0; gi < g; gi++ {
-		for gj := 0; gj < g; gj++ {
-			if blockHasEdge(m, ib[gi], ib[gi+1], ob[gj], ob[gj+1]) {
-				p.blocks = append(p.blocks, [4]int{ib[gi], ib[gi+1], ob[gj], ob[gj+1]})
+	if ib, ob := EnsembleBounds(m.InGroup), EnsembleBounds(m.OutGroup); len(ib) == g+1 && len(ob) == g+1 {
+		for gi := 0; gi < g; gi++ {
+			for gj := 0; gj < g; gj++ {
+				if blockHasEdge(m, ib[gi], ib[gi+1], ob[gj], ob[gj+1]) {
+					p.blocks = append(p.blocks, [4]int{ib[gi], ib[gi+1], ob[gj], ob[gj+1]})
+				}
 			}
 		}
 	}
-	p.use = float64(len(p.blocks)) <= BlockCrossover*float64(g*g)
+	blocksOK := p.blocks != nil
+	switch want {
+	case KernelBlocks:
+		if blocksOK {
+			p.kernel = KernelBlocks
+		}
+	case KernelSparse:
+		p.kernel = KernelSparse
+	case KernelAuto:
+		switch {
+		case kernels.Accelerated():
+			if m.Density() <= SparseCrossover {
+				p.kernel = KernelSparse
+			}
+		case blocksOK && float64(len(p.blocks)) <= BlockCrossover*float64(g*g):
+			p.kernel = KernelBlocks
+		case m.Density() <= SparseCrossoverGo:
+			p.kernel = KernelSparse
+		}
+	}
+	if p.kernel != KernelBlocks {
+		p.blocks = nil
+	}
+	if p.kernel == KernelSparse {
+		p.byOut, p.byIn = edgePatterns(m)
+	}
 	return p
+}
+
+// edgePatterns lists the mask's active edges by output unit (for the
+// forward product) and by input unit (for the input gradient and the
+// weight gradient), with offsets into W.
+func edgePatterns(m *Mask) (byOut, byIn *kernels.Pattern) {
+	in, out, d := m.In, m.Out, m.Data()
+	n := m.Active()
+	ptrIn := make([]int32, in+1)
+	colIn := make([]int32, 0, n)
+	offIn := make([]int32, 0, n)
+	fan := make([]int32, out+1)
+	for i := 0; i < in; i++ {
+		for j, v := range d[i*out : (i+1)*out] {
+			if v != 0 {
+				colIn = append(colIn, int32(j))
+				offIn = append(offIn, int32(i*out+j))
+				fan[j+1]++
+			}
+		}
+		ptrIn[i+1] = int32(len(colIn))
+	}
+	for j := 0; j < out; j++ {
+		fan[j+1] += fan[j]
+	}
+	ptrOut := append([]int32(nil), fan...)
+	colOut := make([]int32, len(colIn))
+	offOut := make([]int32, len(colIn))
+	next := fan[:out]
+	for i := 0; i < in; i++ {
+		for e := ptrIn[i]; e < ptrIn[i+1]; e++ {
+			j := colIn[e]
+			colOut[next[j]] = int32(i)
+			offOut[next[j]] = offIn[e]
+			next[j]++
+		}
+	}
+	// The arrays are well formed by construction; NewPattern only records
+	// their bounds.
+	byIn, _ = kernels.NewPattern(ptrIn, colIn, offIn)
+	byOut, _ = kernels.NewPattern(ptrOut, colOut, offOut)
+	return byOut, byIn
 }
 
 // EnsembleBounds returns b such that group g spans units [b[g], b[g+1]),
@@ -308,11 +542,11 @@ func blockHasEdge(m *Mask, i0, i1, j0, j1 int) bool {
 }
 
 // maskedWeights writes W⊙M into the layer's buffer and returns it: only
-// the non-empty blocks when block kernels run (the others are never read),
-// everything otherwise.
-func (l *G2G) maskedWeights(p *blockPlan, w, m []float32) []float32 {
+// the non-empty blocks for the block kernels (the others are never read),
+// everything for the dense kernel.
+func (l *G2G) maskedWeights(p *kernelPlan, w, m []float32) []float32 {
 	l.wm = grow(l.wm, len(w))
-	if !p.use {
+	if p.kernel != KernelBlocks {
 		for k, v := range w {
 			l.wm[k] = v * m[k]
 		}

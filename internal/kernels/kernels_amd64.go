@@ -1,0 +1,74 @@
+package kernels
+
+//go:noescape
+func gather8(y, x *float32, ldx, n int, col, off *int32, w *float32)
+
+//go:noescape
+func gather4(y, x *float32, ldx, n int, col, off *int32, w *float32)
+
+//go:noescape
+func gather1(y, x *float32, ldx, n int, col, off *int32, w *float32)
+
+//go:noescape
+func dot(a, b *float32, ldb, tiles, n int, col, off *int32, out *float32)
+
+func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
+
+func xgetbv() (eax, edx uint32)
+
+// hasAVX512 reports whether the processor has AVX-512F and the operating
+// system saves its registers.
+func hasAVX512() bool {
+	maxLeaf, _, _, _ := cpuid(0, 0)
+	if maxLeaf < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const osxsave = 1 << 27
+	if ecx1&osxsave == 0 {
+		return false
+	}
+	// XCR0: SSE (bit 1), AVX (2), opmask (5), ZMM_Hi256 (6), Hi16_ZMM (7).
+	xcr0, _ := xgetbv()
+	if xcr0&0xe6 != 0xe6 {
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	const avx512f = 1 << 16
+	return ebx7&avx512f != 0
+}
+
+func init() { accelerated = hasAVX512() }
+
+// gatherRowAsm computes y[c] = Σ_e w[off[e]]·x[col[e]·ldx+c] for c < cols
+// with the widest assembly kernels that fit and returns how many columns it
+// did (a multiple of Lane).
+func gatherRowAsm(y, x []float32, ldx, cols int, col, off []int32, w []float32) int {
+	n, c := len(col), 0
+	for ; c+8*Lane <= cols; c += 8 * Lane {
+		gather8(&y[c], &x[c], 4*ldx, n, &col[0], &off[0], &w[0])
+	}
+	for ; c+4*Lane <= cols; c += 4 * Lane {
+		gather4(&y[c], &x[c], 4*ldx, n, &col[0], &off[0], &w[0])
+	}
+	for ; c+Lane <= cols; c += Lane {
+		gather1(&y[c], &x[c], 4*ldx, n, &col[0], &off[0], &w[0])
+	}
+	return c
+}
+
+// dotRowAsm computes out[off[e]] = Σ_{c<cols} a[c]·b[col[e]·ldb+c] for cols
+// a multiple of Lane.
+func dotRowAsm(a, b []float32, ldb, cols int, col, off []int32, out []float32) {
+	dot(&a[0], &b[0], 4*ldb, cols/Lane, len(col), &col[0], &off[0], &out[0])
+}
+
+//go:noescape
+func transpose16(dst *float32, ldd int, src *float32, lds int)
+
+// transposeTileAsm transposes the 16 × 16 tile at src into dst.
+func transposeTileAsm(dst []float32, ldd int, src []float32, lds int) {
+	_ = src[15*lds+15]
+	_ = dst[15*ldd+15]
+	transpose16(&dst[0], 4*ldd, &src[0], 4*lds)
+}

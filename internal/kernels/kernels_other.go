@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package kernels
+
+func gatherRowAsm(y, x []float32, ldx, cols int, col, off []int32, w []float32) int { return 0 }
+
+func dotRowAsm(a, b []float32, ldb, cols int, col, off []int32, out []float32) {
+	panic("kernels: no assembly on this architecture")
+}
+
+func transposeTileAsm(dst []float32, ldd int, src []float32, lds int) {
+	panic("kernels: no assembly on this architecture")
+}

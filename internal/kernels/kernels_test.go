@@ -1,0 +1,281 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// randomPattern draws an in × out matrix's active entries with the given
+// density and returns the pattern by output (rows = outputs, columns =
+// inputs, offsets i·out + j) and by input (rows = inputs, columns = outputs).
+func randomPattern(t testing.TB, rng *rand.Rand, in, out int, density float64) (byOut, byIn *Pattern, active []bool) {
+	active = make([]bool, in*out)
+	for k := range active {
+		active[k] = rng.Float64() < density
+	}
+	build := func(rows, cols int, at func(r, c int) (bool, int32)) *Pattern {
+		ptr := []int32{0}
+		var col, off []int32
+		for r := 0; r < rows; r++ {
+			for c := 0; c < cols; c++ {
+				if ok, o := at(r, c); ok {
+					col = append(col, int32(c))
+					off = append(off, o)
+				}
+			}
+			ptr = append(ptr, int32(len(col)))
+		}
+		p, err := NewPattern(ptr, col, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	byOut = build(out, in, func(j, i int) (bool, int32) { return active[i*out+j], int32(i*out + j) })
+	byIn = build(in, out, func(i, j int) (bool, int32) { return active[i*out+j], int32(i*out + j) })
+	return byOut, byIn, active
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+// bothPaths runs f with the assembly kernels (when the processor has them)
+// and with the Go loops.
+func bothPaths(t *testing.T, f func(t *testing.T)) {
+	prev := SetAccelerated(true)
+	defer SetAccelerated(prev)
+	if Accelerated() {
+		t.Run("asm", f)
+	}
+	SetAccelerated(false)
+	t.Run("go", f)
+}
+
+func near(a, b float64, scale float64) bool { return math.Abs(a-b) <= 1e-4*scale+1e-5 }
+
+func TestGatherMatchesDenseProduct(t *testing.T) {
+	bothPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(1))
+		for _, tc := range []struct {
+			in, out, batch int
+			density        float64
+		}{{37, 29, 1, 0.3}, {64, 48, 16, 0.25}, {100, 80, 131, 0.2}, {50, 70, 256, 0.6}, {9, 5, 200, 0}, {40, 30, 300, 1}} {
+			t.Run(fmt.Sprintf("%dx%d_b%d_d%v", tc.in, tc.out, tc.batch, tc.density), func(t *testing.T) {
+				byOut, _, active := randomPattern(t, rng, tc.in, tc.out, tc.density)
+				w := randSlice(rng, tc.in*tc.out)
+				ldx := tc.batch + 3 // strides wider than the rows
+				xt := randSlice(rng, tc.in*ldx)
+				ldy := tc.batch + 5
+				yt := randSlice(rng, tc.out*ldy) // garbage that Gather must overwrite
+				if err := Gather(byOut, w, xt, ldx, yt, ldy, tc.batch); err != nil {
+					t.Fatal(err)
+				}
+				for j := 0; j < tc.out; j++ {
+					for b := 0; b < tc.batch; b++ {
+						var want, scale float64
+						for i := 0; i < tc.in; i++ {
+							if active[i*tc.out+j] {
+								p := float64(w[i*tc.out+j]) * float64(xt[i*ldx+b])
+								want += p
+								scale += math.Abs(p)
+							}
+						}
+						if got := float64(yt[j*ldy+b]); !near(got, want, scale) {
+							t.Fatalf("y[%d, %d] = %v, want %v", j, b, got, want)
+						}
+					}
+				}
+			})
+		}
+	})
+}
+
+func TestSampledDotMatchesDenseProduct(t *testing.T) {
+	bothPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(2))
+		for _, tc := range []struct {
+			in, out, batch int
+			density        float64
+		}{{37, 29, 1, 0.3}, {64, 48, 16, 0.25}, {100, 80, 131, 0.2}, {50, 70, 256, 0.6}, {33, 17, 80, 1}} {
+			t.Run(fmt.Sprintf("%dx%d_b%d_d%v", tc.in, tc.out, tc.batch, tc.density), func(t *testing.T) {
+				_, byIn, active := randomPattern(t, rng, tc.in, tc.out, tc.density)
+				lda, ldb := tc.batch+1, tc.batch+7
+				a := randSlice(rng, tc.in*lda)
+				b := randSlice(rng, tc.out*ldb)
+				out := make([]float32, tc.in*tc.out)
+				const untouched = 12345
+				for k := range out {
+					out[k] = untouched
+				}
+				if err := SampledDot(byIn, a, lda, b, ldb, tc.batch, out); err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < tc.in; i++ {
+					for j := 0; j < tc.out; j++ {
+						got := float64(out[i*tc.out+j])
+						if !active[i*tc.out+j] {
+							if got != untouched {
+								t.Fatalf("inactive out[%d, %d] was written: %v", i, j, got)
+							}
+							continue
+						}
+						var want, scale float64
+						for c := 0; c < tc.batch; c++ {
+							p := float64(a[i*lda+c]) * float64(b[j*ldb+c])
+							want += p
+							scale += math.Abs(p)
+						}
+						if !near(got, want, scale) {
+							t.Fatalf("out[%d, %d] = %v, want %v", i, j, got, want)
+						}
+					}
+				}
+			})
+		}
+	})
+}
+
+func TestAssemblyAndGoAgree(t *testing.T) {
+	if !SetAccelerated(true) && !Accelerated() {
+		t.Skip("no AVX-512 on this processor")
+	}
+	defer SetAccelerated(true)
+	rng := rand.New(rand.NewSource(3))
+	byOut, _, _ := randomPattern(t, rng, 200, 150, 0.3)
+	w := randSlice(rng, 200*150)
+	xt := randSlice(rng, 200*272)
+	run := func(on bool) []float32 {
+		SetAccelerated(on)
+		y := make([]float32, 150*272)
+		if err := Gather(byOut, w, xt, 272, y, 272, 272); err != nil {
+			t.Fatal(err)
+		}
+		return y
+	}
+	a, g := run(true), run(false)
+	for k := range a {
+		if !near(float64(a[k]), float64(g[k]), 20) {
+			t.Fatalf("entry %d: assembly %v, Go %v", k, a[k], g[k])
+		}
+	}
+}
+
+func TestTranspose(t *testing.T) { bothPaths(t, testTranspose) }
+
+func testTranspose(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	for _, sz := range [][2]int{{1, 1}, {3, 70}, {256, 300}, {17, 33}} {
+		rows, cols := sz[0], sz[1]
+		lds, ldd := cols+2, rows+16
+		src := randSlice(rng, rows*lds)
+		dst := make([]float32, cols*ldd)
+		if err := Transpose(dst, ldd, src, lds, rows, cols); err != nil {
+			t.Fatal(err)
+		}
+		for r := 0; r < rows; r++ {
+			for c := 0; c < cols; c++ {
+				if dst[c*ldd+r] != src[r*lds+c] {
+					t.Fatalf("%dx%d: dst[%d,%d] = %v, want %v", rows, cols, c, r, dst[c*ldd+r], src[r*lds+c])
+				}
+			}
+		}
+	}
+	if err := Transpose(make([]float32, 5), 2, make([]float32, 6), 3, 2, 3); err == nil {
+		t.Fatal("Transpose into a too-short destination: no error")
+	}
+}
+
+func TestBadShapesAreErrors(t *testing.T) {
+	if _, err := NewPattern([]int32{0, 2, 1}, []int32{0}, []int32{0}); err == nil {
+		t.Fatal("decreasing pointers accepted")
+	}
+	if _, err := NewPattern([]int32{0, 1}, []int32{-1}, []int32{0}); err == nil {
+		t.Fatal("negative column accepted")
+	}
+	if _, err := NewPattern([]int32{1}, nil, nil); err == nil {
+		t.Fatal("pointers not starting at 0 accepted")
+	}
+	p, err := NewPattern([]int32{0, 1, 2}, []int32{3, 0}, []int32{7, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := make([]float32, 8)
+	x := make([]float32, 4*16)
+	y := make([]float32, 2*16)
+	if err := Gather(p, w, x, 16, y, 16, 16); err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"short x": func() error { return Gather(p, w, x[:3*16+15], 16, y, 16, 16) },
+		"short w": func() error { return Gather(p, w[:7], x, 16, y, 16, 16) },
+		"short y": func() error { return Gather(p, w, x, 16, y[:31], 16, 16) },
+		"stride":  func() error { return Gather(p, w, x, 8, y, 16, 16) },
+		"dot out": func() error { return SampledDot(p, y, 16, x, 16, 16, w[:7]) },
+		"dot b":   func() error { return SampledDot(p, y, 16, x[:60], 16, 16, w) },
+	} {
+		if call() == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// BenchmarkGather measures the forward product of a 1024 × 1024 layer at
+// batch 256 and several densities; compare with BenchmarkDenseReference's
+// per-multiply-accumulate time in the graph package's benchmarks.
+func BenchmarkGather(b *testing.B) {
+	for _, d := range []float64{0.5, 0.25, 0.125} {
+		for _, asm := range []bool{true, false} {
+			if asm && !hasAVX512() {
+				continue
+			}
+			b.Run(fmt.Sprintf("d=%v/asm=%v", d, asm), func(b *testing.B) {
+				prev := SetAccelerated(asm)
+				defer SetAccelerated(prev)
+				rng := rand.New(rand.NewSource(1))
+				byOut, _, _ := randomPattern(b, rng, 1024, 1024, d)
+				w := randSlice(rng, 1024*1024)
+				xt := randSlice(rng, 1024*256)
+				yt := make([]float32, 1024*256)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					Gather(byOut, w, xt, 256, yt, 256, 256)
+				}
+				b.ReportMetric(float64(byOut.NNZ())*256*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+			})
+		}
+	}
+}
+
+// BenchmarkSampledDot measures the weight gradient of the same layers.
+func BenchmarkSampledDot(b *testing.B) {
+	for _, d := range []float64{0.5, 0.25, 0.125} {
+		b.Run(fmt.Sprintf("d=%v", d), func(b *testing.B) {
+			rng := rand.New(rand.NewSource(1))
+			_, byIn, _ := randomPattern(b, rng, 1024, 1024, d)
+			a := randSlice(rng, 1024*256)
+			bb := randSlice(rng, 1024*256)
+			out := make([]float32, 1024*1024)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				SampledDot(byIn, a, 256, bb, 256, 256, out)
+			}
+			b.ReportMetric(float64(byIn.NNZ())*256*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		})
+	}
+}
+
+// BenchmarkTranspose measures one 256 × 1024 transpose.
+func BenchmarkTranspose(b *testing.B) {
+	src := make([]float32, 256*1024)
+	dst := make([]float32, 256*1024)
+	for i := 0; i < b.N; i++ {
+		Transpose(dst, 256, src, 1024, 256, 1024)
+	}
+}
