@@ -250,6 +250,7 @@ func (p *program) optParams(grads [][]float32) []optim.Param {
 		op := optim.Param{Name: prm.Name, Value: prm.Data(), Grad: grads[i], NoDecay: prm.NoDecay}
 		if prm.Mask != nil {
 			op.Mask = prm.Mask.Data()
+			op.Active = prm.Mask.Offsets()
 		}
 		p.opt[i] = op
 	}

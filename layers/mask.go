@@ -23,6 +23,10 @@ type Mask struct {
 	data    []float32
 	active  int
 	version uint64
+
+	offsets        []int32 // Offsets' cache
+	offsetsVersion uint64
+	offsetsValid   bool
 }
 
 // NewMask returns an empty mask (no active edge) of shape (in, out) with the
@@ -142,6 +146,24 @@ func (m *Mask) ActiveIndices() []int {
 			out = append(out, k)
 		}
 	}
+	return out
+}
+
+// Offsets returns the flat indices of the active edges, ascending, as a
+// slice shared until the mask next changes (do not modify it). It is what
+// optimizers iterate over to update active weights only; it is recomputed
+// once per mask version, so edits through Data must be followed by Recount.
+func (m *Mask) Offsets() []int32 {
+	if m.offsetsValid && m.offsetsVersion == m.version {
+		return m.offsets
+	}
+	out := make([]int32, 0, m.active)
+	for k, v := range m.data {
+		if v != 0 {
+			out = append(out, int32(k))
+		}
+	}
+	m.offsets, m.offsetsVersion, m.offsetsValid = out, m.version, true
 	return out
 }
 

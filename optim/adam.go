@@ -75,6 +75,7 @@ type Adam struct {
 	eps          float64
 	wd           float64
 	decoupled    bool
+	work         adamWork // the parameter being updated, reused across steps
 }
 
 var _ Optimizer = (*Adam)(nil)
@@ -151,44 +152,71 @@ func (o *Adam) Step(params []Param) error {
 	cv := float32(o.c.clipValue)
 	for pi := range params {
 		p := &params[pi]
-		var l2 float32   // coupled decay, added to the gradient
-		var keep float32 // decoupled decay, multiplies the weight
-		keep = 1
+		k := adamStep{b1: b1, b2: b2, omb1: omb1, omb2: omb2, eps: eps, cv: cv, scale: scale,
+			stepSize: stepSize, sqrtBc2: sqrtBc2, keep: 1}
 		if !p.NoDecay && o.wd > 0 {
 			if o.decoupled {
-				keep = float32(1 - lr*o.wd)
+				k.keep = float32(1 - lr*o.wd) // decoupled decay multiplies the weight
 			} else {
-				l2 = float32(o.wd)
+				k.l2 = float32(o.wd) // coupled decay is added to the gradient
 			}
 		}
-		w := p.Value
-		grad, mask := p.Grad[:len(w)], p.Mask
+		n := len(p.Value)
 		st := o.c.cur[pi]
-		m, v := st.slots[0][:len(w)], st.slots[1][:len(w)]
+		w, grad, m, v := p.Value, p.Grad[:n], st.slots[0][:n], st.slots[1][:n]
+		mask := p.Mask
 		if mask != nil {
-			mask = mask[:len(w)]
+			mask = mask[:n]
 		}
-		for i := range w {
-			if mask != nil && mask[i] == 0 {
-				w[i], m[i], v[i] = 0, 0, 0
-				continue
-			}
-			g := grad[i]
-			if cv > 0 {
-				g = clip(g, cv)
-			}
-			wi := w[i]
-			g = g*scale + l2*wi
-			wi *= keep
-			mi := b1*m[i] + omb1*g
-			vi := b2*v[i] + omb2*g*g
-			m[i], v[i] = mi, vi
-			denom := float32(math.Sqrt(float64(vi)))/sqrtBc2 + eps
-			w[i] = wi - stepSize*mi/denom
-		}
+		o.work = adamWork{k: k, w: w, grad: grad, m: m, v: v, mask: mask}
+		o.c.spans(p, st, &o.work)
 	}
-	o.c.end()
+	o.c.end(params)
 	return nil
+}
+
+// adamWork is one parameter's update, run on spans of it.
+type adamWork struct {
+	k                   adamStep
+	w, grad, m, v, mask []float32
+}
+
+func (a *adamWork) run(s span) {
+	k, w, grad, m, v, mask := &a.k, a.w, a.grad, a.m, a.v, a.mask
+	if s.idx != nil {
+		for _, i := range s.idx[s.lo:s.hi] {
+			k.update(&w[i], grad[i], &m[i], &v[i])
+		}
+		return
+	}
+	for i := s.lo; i < s.hi; i++ {
+		if mask != nil && mask[i] == 0 {
+			w[i], m[i], v[i] = 0, 0, 0
+			continue
+		}
+		k.update(&w[i], grad[i], &m[i], &v[i])
+	}
+}
+
+// adamStep holds one step's constants for one parameter.
+type adamStep struct {
+	b1, b2, omb1, omb2, eps, cv, scale float32
+	stepSize, sqrtBc2, l2, keep        float32
+}
+
+// update applies the step to one entry.
+func (k *adamStep) update(w *float32, g float32, m, v *float32) {
+	if k.cv > 0 {
+		g = clip(g, k.cv)
+	}
+	wi := *w
+	g = g*k.scale + k.l2*wi
+	wi *= k.keep
+	mi := k.b1**m + k.omb1*g
+	vi := k.b2**v + k.omb2*g*g
+	*m, *v = mi, vi
+	denom := float32(math.Sqrt(float64(vi)))/k.sqrtBc2 + k.eps
+	*w = wi - k.stepSize*mi/denom
 }
 
 // LR returns the learning rate the next Step will use: the base learning

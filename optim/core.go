@@ -2,7 +2,9 @@ package optim
 
 import (
 	"math"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/pkg/errors"
 )
@@ -18,6 +20,70 @@ type paramState struct {
 	// visit is the core.visits value of the last Step call that saw the
 	// parameter; it detects a name given twice in one call.
 	visit uint64
+	// active is the Param.Active of the last step; full is set by begin
+	// when this step's differs and needs one full masked pass.
+	active []int32
+	full   bool
+}
+
+// span is the part of one parameter a step visits: every index in
+// [lo, hi) (skipping and zeroing masked ones) when idx is nil, otherwise
+// idx[lo:hi].
+type span struct {
+	lo, hi int
+	idx    []int32
+}
+
+// spanUpdater updates the entries of one span of a parameter.
+type spanUpdater interface{ run(s span) }
+
+// spans calls u.run on pieces of parameter p that split its work between
+// GOMAXPROCS goroutines (one piece when it is small). Entries are
+// independent, so the split does not change any result.
+func (c *core) spans(p *Param, st *paramState, u spanUpdater) {
+	s := span{hi: len(p.Value)}
+	if p.Active != nil && p.Mask != nil && !st.full {
+		s = span{hi: len(p.Active), idx: p.Active}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if n := s.hi; workers < 2 || n < 1<<15 {
+		u.run(s)
+		return
+	}
+	parallelSpans(s.hi, s.idx, workers, u)
+}
+
+// parallelSpans runs u on workers pieces of [0, n) (kept out of spans, so
+// that the small-parameter path allocates nothing).
+func parallelSpans(n int, idx []int32, workers int, u spanUpdater) {
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			u.run(span{lo: lo, hi: hi, idx: idx})
+		}(n*w/workers, n*(w+1)/workers)
+	}
+	u.run(span{lo: 0, hi: n / workers, idx: idx})
+	wg.Wait()
+}
+
+// checkActive verifies a new Param.Active: ascending, in range, and only
+// entries whose mask is 1.
+func checkActive(kind string, p *Param) error {
+	prev := int32(-1)
+	for _, k := range p.Active {
+		if k <= prev || int(k) >= len(p.Value) || p.Mask[k] == 0 {
+			return errors.Errorf("optim: %s: parameter %q: Active must list, ascending, indices below %d whose mask is 1; got %d after %d",
+				kind, p.Name, len(p.Value), k, prev)
+		}
+		prev = k
+	}
+	return nil
+}
+
+func sameSlice(a, b []int32) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // core holds what every optimizer shares: learning rate and schedule, step
@@ -105,6 +171,16 @@ func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
 			return 0, 0, errors.Errorf("optim: %s: parameter %q: len(Mask) = %d, want len(Value) = %d",
 				c.kind, p.Name, len(p.Mask), len(p.Value))
 		}
+		if p.Active != nil && p.Mask == nil {
+			return 0, 0, errors.Errorf("optim: %s: parameter %q: Active without Mask", c.kind, p.Name)
+		}
+		if p.Active != nil {
+			if st, ok := c.params[p.Name]; !ok || !sameSlice(st.active, p.Active) {
+				if err := checkActive(c.kind, p); err != nil {
+					return 0, 0, err
+				}
+			}
+		}
 		if st, ok := c.params[p.Name]; ok && st.n >= 0 && st.n != len(p.Value) {
 			return 0, 0, errors.Errorf("optim: %s: parameter %q: len(Value) = %d, but its optimizer state has length %d",
 				c.kind, p.Name, len(p.Value), st.n)
@@ -125,6 +201,7 @@ func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
 			st.n = len(p.Value) // installed by SetState without slots
 		}
 		st.visit = c.visits
+		st.full = p.Active == nil || !sameSlice(st.active, p.Active)
 		c.cur = append(c.cur, st)
 	}
 	scale = 1
@@ -143,8 +220,9 @@ func (c *core) newState(n int) *paramState {
 }
 
 // end finishes a successful step.
-func (c *core) end() {
+func (c *core) end(params []Param) {
 	for i := range c.cur {
+		c.cur[i].active = params[i].Active
 		c.cur[i] = nil
 	}
 	c.cur = c.cur[:0]

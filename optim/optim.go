@@ -34,6 +34,12 @@ type Param struct {
 	// not updated, their optimizer state is kept at zero and their value is
 	// set to exactly 0 after every step.
 	Mask []float32
+	// Active, when non-nil with Mask, lists the indices of the entries
+	// whose mask is 1, ascending. Step then updates only those entries,
+	// in work proportional to their number; it makes one full pass over
+	// Mask (zeroing masked values and state) whenever Active changes, so
+	// pass a new slice after every mask edit (layers.Mask.Offsets does).
+	Active []int32
 	// NoDecay excludes the parameter from weight decay (biases, norms).
 	NoDecay bool
 }

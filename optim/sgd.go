@@ -44,6 +44,7 @@ type SGD struct {
 	momentum float64
 	nesterov bool
 	wd       float64
+	work     sgdWork // the parameter being updated, reused across steps
 }
 
 var _ Optimizer = (*SGD)(nil)
@@ -86,46 +87,75 @@ func (o *SGD) Step(params []Param) error {
 	hasMom := o.momentum > 0
 	for pi := range params {
 		p := &params[pi]
-		wd := float32(o.wd)
+		k := sgdStep{lr: lr32, mom: mom, cv: cv, scale: scale, wd: float32(o.wd), hasMom: hasMom, nesterov: o.nesterov}
 		if p.NoDecay {
-			wd = 0
+			k.wd = 0
 		}
-		w, grad, mask := p.Value, p.Grad, p.Mask
-		var buf []float32
+		n := len(p.Value)
+		st := o.c.cur[pi]
+		w, grad, mask := p.Value, p.Grad[:n], p.Mask
+		buf := w // unused without momentum
 		if hasMom {
-			buf = o.c.cur[pi].slots[0][:len(w)]
+			buf = st.slots[0][:n]
 		}
-		grad = grad[:len(w)]
 		if mask != nil {
-			mask = mask[:len(w)]
+			mask = mask[:n]
 		}
-		for i := range w {
-			if mask != nil && mask[i] == 0 {
-				w[i] = 0
-				if hasMom {
-					buf[i] = 0
-				}
-				continue
+		o.work = sgdWork{k: k, w: w, grad: grad, buf: buf, mask: mask}
+		o.c.spans(p, st, &o.work)
+	}
+	o.c.end(params)
+	return nil
+}
+
+// sgdWork is one parameter's update, run on spans of it.
+type sgdWork struct {
+	k                  sgdStep
+	w, grad, buf, mask []float32
+}
+
+func (a *sgdWork) run(s span) {
+	k, w, grad, buf, mask := &a.k, a.w, a.grad, a.buf, a.mask
+	if s.idx != nil {
+		for _, i := range s.idx[s.lo:s.hi] {
+			k.update(&w[i], grad[i], &buf[i])
+		}
+		return
+	}
+	for i := s.lo; i < s.hi; i++ {
+		if mask != nil && mask[i] == 0 {
+			w[i] = 0
+			if k.hasMom {
+				buf[i] = 0
 			}
-			g := grad[i]
-			if cv > 0 {
-				g = clip(g, cv)
-			}
-			g = g*scale + wd*w[i]
-			if hasMom {
-				b := mom*buf[i] + g
-				buf[i] = b
-				if o.nesterov {
-					g += mom * b
-				} else {
-					g = b
-				}
-			}
-			w[i] -= lr32 * g
+			continue
+		}
+		k.update(&w[i], grad[i], &buf[i])
+	}
+}
+
+// sgdStep holds one step's constants for one parameter.
+type sgdStep struct {
+	lr, mom, cv, scale, wd float32
+	hasMom, nesterov       bool
+}
+
+// update applies the step to one entry; buf is its momentum.
+func (k *sgdStep) update(w *float32, g float32, buf *float32) {
+	if k.cv > 0 {
+		g = clip(g, k.cv)
+	}
+	g = g*k.scale + k.wd**w
+	if k.hasMom {
+		b := k.mom**buf + g
+		*buf = b
+		if k.nesterov {
+			g += k.mom * b
+		} else {
+			g = b
 		}
 	}
-	o.c.end()
-	return nil
+	*w -= k.lr * g
 }
 
 // LR returns the learning rate the next Step will use: the base learning
