@@ -109,8 +109,29 @@ func lossAndGrads(t *testing.T, m *Model, d *datasets.Dataset) (float64, map[*la
 	return loss, out
 }
 
+// reluModel is smallModel with ReLU units and layers without bias, so that
+// every activation and both bias settings have their gradients checked.
+func reluModel(t testing.TB, seed int64) *Model {
+	t.Helper()
+	g1 := mustG2G(t, layers.G2GConfig{Name: "g1", In: 6, Out: 8, Groups: 2, Density: 0.5, Sampling: layers.SampleExact, Activation: layers.ReLU, NoBias: true, Seed: seed})
+	h := mustDense(t, layers.DenseConfig{Name: "h", In: 8, Out: 6, Activation: layers.ReLU, Seed: seed + 1})
+	out := mustDense(t, layers.DenseConfig{Name: "out", In: 6, Out: 3, NoBias: true, Seed: seed + 2})
+	for k := range h.Params()[1].Data() {
+		h.Params()[1].Data()[k] = 0.05 * float32(k%3)
+	}
+	m, err := Sequential([]int{6}, g1, h, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func TestGradientsMatchFiniteDifferences(t *testing.T) {
-	m := smallModel(t, 3)
+	t.Run("tanh-sigmoid-linear", func(t *testing.T) { checkFiniteDifferences(t, smallModel(t, 3)) })
+	t.Run("relu-nobias", func(t *testing.T) { checkFiniteDifferences(t, reluModel(t, 3)) })
+}
+
+func checkFiniteDifferences(t *testing.T, m *Model) {
 	d := toyData(5, 6, 3, 4)
 	_, grads := lossAndGrads(t, m, d)
 	const eps = 1e-2
@@ -617,5 +638,35 @@ func TestModelIsCollected(t *testing.T) {
 	}
 	if ref.Value() != nil {
 		t.Fatal("a compiled training graph is still reachable after its model was dropped")
+	}
+}
+
+// Evaluation runs the sparse kernels in chunks of samples; predictions of a
+// batch spanning several chunks (and a ragged last one) must match the
+// dense kernel's.
+func TestSparsePredictInChunksMatchesDense(t *testing.T) {
+	predict := func(k layers.Kernel) []float32 {
+		g1 := mustG2G(t, layers.G2GConfig{Name: "g1", In: 12, Out: 40, Groups: 4, Density: 0.3, Sampling: layers.SampleExact, Activation: layers.ReLU, Seed: 1})
+		g2 := mustG2G(t, layers.G2GConfig{Name: "g2", In: 40, Out: 24, Groups: 4, Density: 0.3, Sampling: layers.SampleExact, Activation: layers.ReLU, Seed: 2})
+		for _, g := range []*layers.G2G{g1, g2} {
+			if err := g.SetKernel(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := Sequential([]int{12}, g1, g2, mustDense(t, layers.DenseConfig{Name: "out", In: 24, Out: 3, Seed: 3}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := m.Predict(toyData(601, 12, 3, 4).X, 601)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sp, de := predict(layers.KernelSparse), predict(layers.KernelDense)
+	for i := range de {
+		if math.Abs(float64(sp[i]-de[i])) > 1e-5 {
+			t.Fatalf("prediction %d: sparse %v, dense %v", i, sp[i], de[i])
+		}
 	}
 }

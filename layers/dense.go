@@ -102,16 +102,3 @@ func affine(l Layer, b *Builder, x, w *G.Node, bias *Param, in int, act Activati
 	return biasAct(l, b, y, bias, act)
 }
 
-// biasAct adds act(y + bias) to the graph (bias may be nil).
-func biasAct(l Layer, b *Builder, y *G.Node, bias *Param, act Activation) (*G.Node, error) {
-	var err error
-	if bias != nil {
-		if y, err = G.BroadcastAdd(y, b.Param(bias), nil, []byte{0}); err != nil {
-			return nil, wrap(l, err, "+b")
-		}
-	}
-	if y, err = act.Apply(y); err != nil {
-		return nil, wrap(l, err, "activation")
-	}
-	return y, nil
-}

@@ -39,8 +39,11 @@ type maskedMul struct {
 // kernels.Lane along the row), shared by its forward op and the two
 // backward ops of the same training step: the backward ops reuse the
 // forward op's transposed input, and whichever runs first transposes the
-// output gradient for both.
+// output gradient for both. A product without backward ops (evaluation)
+// runs its batch in chunks of evalChunk samples, so its buffers stay small
+// whatever the batch size.
 type sparseScratch struct {
+	train     bool // backward ops exist: keep the whole input transposed
 	batch, bp int
 	xt, yt    []float32 // input (in × bp) and output (out × bp)
 	dyt, dxt  []float32 // output gradient (out × bp) and input gradient (in × bp)
@@ -49,16 +52,24 @@ type sparseScratch struct {
 	dyFirst   *float32  // the gradient slice dyt was transposed from
 }
 
-// fit sizes the buffers for a batch, zeroing them when the padded width
-// changes.
+// evalChunk is the number of samples an evaluation-only sparse product
+// transposes and multiplies at a time.
+const evalChunk = 256
+
+// padded rounds a batch up to a multiple of kernels.Lane.
+func padded(batch int) int { return (batch + kernels.Lane - 1) / kernels.Lane * kernels.Lane }
+
+// fit sets the batch and sizes the forward buffers (n rows of bp each).
 func (sc *sparseScratch) fit(batch, in, out int) {
-	bp := (batch + kernels.Lane - 1) / kernels.Lane * kernels.Lane
-	if bp != sc.bp {
-		*sc = sparseScratch{bp: bp, fwd: sc.fwd,
-			xt: make([]float32, in*bp), yt: make([]float32, out*bp),
-			dyt: make([]float32, out*bp), dxt: make([]float32, in*bp)}
-	}
-	sc.batch = batch
+	sc.batch, sc.bp = batch, padded(batch)
+	sc.xt = grow(sc.xt, in*sc.bp)
+	sc.yt = grow(sc.yt, out*sc.bp)
+}
+
+// fitGrad sizes the backward buffers for the current batch.
+func (sc *sparseScratch) fitGrad(in, out int) {
+	sc.dyt = grow(sc.dyt, out*sc.bp)
+	sc.dxt = grow(sc.dxt, in*sc.bp)
 }
 
 // toFeatureMajor transposes src (batch × n) into dst (n × bp), zeroing the
@@ -86,6 +97,31 @@ func (sc *sparseScratch) gradT(dy []float32, out int) ([]float32, error) {
 	}
 	sc.dyFwd, sc.dyFirst = sc.fwd, &dy[0]
 	return sc.dyt, nil
+}
+
+// forward computes y = x·(W⊙M) (x batch × in, y batch × out) on the sparse
+// kernels: whole for training, in chunks of evalChunk samples otherwise.
+func (sc *sparseScratch) forward(p *kernelPlan, w, x, y []float32, batch, in, out int) error {
+	sc.fwd++
+	chunk := evalChunk
+	if sc.train {
+		chunk = batch
+	}
+	for c0 := 0; c0 < batch; c0 += chunk {
+		n := min(chunk, batch-c0)
+		sc.fit(n, in, out)
+		if err := sc.toFeatureMajor(sc.xt, x[c0*in:(c0+n)*in], in); err != nil {
+			return err
+		}
+		// At active edges W⊙M = W: the kernel reads W directly.
+		if err := kernels.Gather(p.byOut, w, sc.xt, sc.bp, sc.yt, sc.bp, sc.bp); err != nil {
+			return err
+		}
+		if err := kernels.Transpose(y[c0*out:(c0+n)*out], out, sc.yt, sc.bp, out, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // opBase is what the three masked-product ops share: the layer, a label,
@@ -136,17 +172,7 @@ func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
 	p := l.kernelPlan()
 	switch p.kernel {
 	case KernelSparse:
-		sc := op.sc
-		sc.fwd++
-		sc.fit(batch, in, out)
-		if err := sc.toFeatureMajor(sc.xt, x, in); err != nil {
-			return nil, errors.Wrap(err, op.String())
-		}
-		// At active edges W⊙M = W: the kernel reads W directly.
-		if err := kernels.Gather(p.byOut, w, sc.xt, sc.bp, sc.yt, sc.bp, sc.bp); err != nil {
-			return nil, errors.Wrap(err, op.String())
-		}
-		if err := kernels.Transpose(op.out, out, sc.yt, sc.bp, out, batch); err != nil {
+		if err := op.sc.forward(p, w, x, op.out, batch, in, out); err != nil {
 			return nil, errors.Wrap(err, op.String())
 		}
 	case KernelBlocks:
@@ -165,6 +191,7 @@ func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
 
 func (op *maskedMul) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	x, w, m := inputs[0], inputs[1], inputs[2]
+	op.sc.train = true
 	var dx *G.Node
 	var err error
 	if op.diffX {
@@ -198,7 +225,10 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 	p := l.kernelPlan()
 	if p.kernel == KernelSparse {
 		sc := op.sc
-		sc.fit(batch, in, out)
+		if sc.batch != batch || !sc.train {
+			return nil, errors.Errorf("%s: gradient of a batch of %d after a forward pass of %d", op.String(), batch, sc.batch)
+		}
+		sc.fitGrad(in, out)
 		dyt, err := sc.gradT(dy, out)
 		if err != nil {
 			return nil, errors.Wrap(err, op.String())
@@ -259,10 +289,10 @@ func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 			op.zeroed, op.version = true, p.version
 		}
 		sc := op.sc
-		sc.fit(batch, in, out)
-		if sc.fwd == 0 || sc.xt == nil {
-			return nil, errors.Errorf("%s: gradient before any forward pass", op.String())
+		if sc.batch != batch || !sc.train {
+			return nil, errors.Errorf("%s: gradient of a batch of %d after a forward pass of %d", op.String(), batch, sc.batch)
 		}
+		sc.fitGrad(in, out)
 		dyt, err := sc.gradT(dy, out)
 		if err != nil {
 			return nil, errors.Wrap(err, op.String())

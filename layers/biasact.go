@@ -1,0 +1,327 @@
+package layers
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/chewxy/hm"
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// biasActOp computes y = act(z + b) for z (batch, n) and b (n) — or
+// act(z) without a bias — in one pass over its own, reused output buffer.
+// Its backward ops are dz = dy ⊙ act′ (actGrad, computed from y) and
+// db = Σ_batch dz (colSum). Composing gorgonia's BroadcastAdd and Rectify
+// instead cost a broadcast copy of b, a comparison tensor, a product and
+// their gradients: about a third of a sparse model's training step.
+type biasActOp struct {
+	act   Activation
+	bias  bool
+	label string
+	out   []float32
+}
+
+// biasAct adds act(y + b) (b may be nil) to the graph.
+func biasAct(l Layer, b *Builder, y *G.Node, bias *Param, act Activation) (*G.Node, error) {
+	if _, err := ParseActivation(string(act)); err != nil {
+		return nil, wrap(l, err, "activation")
+	}
+	if bias == nil && (act == "" || act == Linear) {
+		return y, nil
+	}
+	if y.Dims() != 2 {
+		return nil, errorf(l, "bias and activation need a (batch, units) input, got shape %v", y.Shape())
+	}
+	op := &biasActOp{act: act, bias: bias != nil, label: l.Name()}
+	in := []*G.Node{y}
+	if bias != nil {
+		in = append(in, b.Param(bias))
+	}
+	out, err := G.ApplyOp(op, in...)
+	if err != nil {
+		return nil, wrap(l, err, "bias and activation")
+	}
+	return out, nil
+}
+
+func (op *biasActOp) Arity() int {
+	if op.bias {
+		return 2
+	}
+	return 1
+}
+
+func (op *biasActOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	m := G.TensorType{Dims: 2, Of: a}
+	if op.bias {
+		return hm.NewFnType(m, G.TensorType{Dims: 1, Of: a}, m)
+	}
+	return hm.NewFnType(m, m)
+}
+
+func (op *biasActOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if len(in) != op.Arity() {
+		return nil, errors.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(in))
+	}
+	s, ok := in[0].(tensor.Shape)
+	if !ok || len(s) != 2 {
+		return nil, errors.Errorf("%v: want a matrix, got %v", op, in[0])
+	}
+	return s.Clone(), nil
+}
+
+func (op *biasActOp) ReturnsPtr() bool      { return false }
+func (op *biasActOp) CallsExtern() bool     { return false }
+func (op *biasActOp) OverwritesInput() int  { return -1 }
+func (op *biasActOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "biasAct(%p)", op) }
+func (op *biasActOp) Hashcode() uint32      { return hashOf(op) }
+func (op *biasActOp) String() string        { return fmt.Sprintf("%s(·+b)[%s]", op.act, op.label) }
+
+func (op *biasActOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+func (op *biasActOp) Do(vals ...G.Value) (G.Value, error) {
+	if len(vals) != op.Arity() {
+		return nil, errors.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(vals))
+	}
+	z, shape, err := floats(vals[0])
+	if err != nil {
+		return nil, errors.Wrap(err, op.String())
+	}
+	n := shape[1]
+	var b []float32
+	if op.bias {
+		if b, _, err = floats(vals[1]); err != nil {
+			return nil, errors.Wrap(err, op.String())
+		}
+		if len(b) != n {
+			return nil, errors.Errorf("%v: bias of %d for %d units", op, len(b), n)
+		}
+	}
+	op.out = grow(op.out, len(z))
+	y := op.out
+	rowsParallel(len(z)/n, n, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			zr, yr := z[r*n:(r+1)*n], y[r*n:(r+1)*n]
+			if b != nil {
+				for j, v := range zr {
+					yr[j] = v + b[j]
+				}
+			} else {
+				copy(yr, zr)
+			}
+			op.act.ApplyInPlace(yr)
+		}
+	})
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(y)), nil
+}
+
+func (op *biasActOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dz := grad
+	if op.act != "" && op.act != Linear {
+		var err error
+		if dz, err = G.ApplyOp(&actGradOp{act: op.act, label: op.label}, output, grad); err != nil {
+			return nil, err
+		}
+	}
+	if !op.bias {
+		return G.Nodes{dz}, nil
+	}
+	db, err := G.ApplyOp(&colSumOp{label: op.label}, dz)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dz, db}, nil
+}
+
+// ApplyInPlace replaces every value of y by the activation of it.
+func (a Activation) ApplyInPlace(y []float32) {
+	switch a {
+	case ReLU:
+		for i, v := range y {
+			if v < 0 {
+				y[i] = 0
+			}
+		}
+	case Tanh:
+		for i, v := range y {
+			y[i] = float32(math.Tanh(float64(v)))
+		}
+	case Sigmoid:
+		for i, v := range y {
+			y[i] = float32(1 / (1 + math.Exp(-float64(v))))
+		}
+	}
+}
+
+// actGradOp computes dz = dy ⊙ act′(z) from (y, dy), y = act(z).
+type actGradOp struct {
+	act   Activation
+	label string
+	out   []float32
+}
+
+func (op *actGradOp) Arity() int { return 2 }
+func (op *actGradOp) Type() hm.Type {
+	m := G.TensorType{Dims: 2, Of: hm.TypeVariable('a')}
+	return hm.NewFnType(m, m, m)
+}
+func (op *actGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := in[0].(tensor.Shape)
+	if !ok {
+		return nil, errors.Errorf("%v: want a shape, got %v", op, in[0])
+	}
+	return s.Clone(), nil
+}
+func (op *actGradOp) ReturnsPtr() bool      { return false }
+func (op *actGradOp) CallsExtern() bool     { return false }
+func (op *actGradOp) OverwritesInput() int  { return -1 }
+func (op *actGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "actGrad(%p)", op) }
+func (op *actGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *actGradOp) String() string        { return fmt.Sprintf("d%s[%s]", op.act, op.label) }
+
+func (op *actGradOp) Do(vals ...G.Value) (G.Value, error) {
+	if len(vals) != 2 {
+		return nil, errors.Errorf("%v: want 2 inputs, got %d", op, len(vals))
+	}
+	y, shape, err := floats(vals[0])
+	if err != nil {
+		return nil, errors.Wrap(err, op.String())
+	}
+	dy, _, err := floats(vals[1])
+	if err != nil {
+		return nil, errors.Wrap(err, op.String())
+	}
+	if len(dy) != len(y) {
+		return nil, errors.Errorf("%v: gradient of %d values for %d outputs", op, len(dy), len(y))
+	}
+	op.out = grow(op.out, len(y))
+	dz := op.out
+	n := shape[len(shape)-1]
+	rowsParallel(len(y)/n, n, func(r0, r1 int) {
+		lo, hi := r0*n, r1*n
+		yr, dyr, dzr := y[lo:hi], dy[lo:hi], dz[lo:hi]
+		switch op.act {
+		case ReLU:
+			for i, v := range yr {
+				if v > 0 {
+					dzr[i] = dyr[i]
+				} else {
+					dzr[i] = 0
+				}
+			}
+		case Tanh:
+			for i, v := range yr {
+				dzr[i] = dyr[i] * (1 - v*v)
+			}
+		case Sigmoid:
+			for i, v := range yr {
+				dzr[i] = dyr[i] * v * (1 - v)
+			}
+		default:
+			copy(dzr, dyr)
+		}
+	})
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(dz)), nil
+}
+
+// colSumOp sums a (batch, n) matrix over its rows: the bias gradient.
+type colSumOp struct {
+	label string
+	out   []float32
+}
+
+func (op *colSumOp) Arity() int { return 1 }
+func (op *colSumOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 1, Of: a})
+}
+func (op *colSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := in[0].(tensor.Shape)
+	if !ok || len(s) != 2 {
+		return nil, errors.Errorf("%v: want a matrix, got %v", op, in[0])
+	}
+	return tensor.Shape{s[1]}, nil
+}
+func (op *colSumOp) ReturnsPtr() bool      { return false }
+func (op *colSumOp) CallsExtern() bool     { return false }
+func (op *colSumOp) OverwritesInput() int  { return -1 }
+func (op *colSumOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "colSum(%p)", op) }
+func (op *colSumOp) Hashcode() uint32      { return hashOf(op) }
+func (op *colSumOp) String() string        { return "Σrows[" + op.label + "]" }
+func (op *colSumOp) DiffWRT(int) []bool    { return []bool{false} }
+func (op *colSumOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, errors.New("colSum: no second derivative")
+}
+
+func (op *colSumOp) Do(vals ...G.Value) (G.Value, error) {
+	if len(vals) != 1 {
+		return nil, errors.Errorf("%v: want 1 input, got %d", op, len(vals))
+	}
+	d, shape, err := floats(vals[0])
+	if err != nil {
+		return nil, errors.Wrap(err, op.String())
+	}
+	n := shape[1]
+	op.out = grow(op.out, n)
+	clear(op.out)
+	for r := 0; r < shape[0]; r++ {
+		for j, v := range d[r*n : (r+1)*n] {
+			op.out[j] += v
+		}
+	}
+	return tensor.New(tensor.WithShape(n), tensor.WithBacking(op.out)), nil
+}
+
+// floats returns a value's float32 data and shape.
+func floats(v G.Value) ([]float32, tensor.Shape, error) {
+	t, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, nil, errors.Errorf("input is %T, want a dense tensor", v)
+	}
+	d, ok := t.Data().([]float32)
+	if !ok {
+		return nil, nil, errors.Errorf("input is %v, want float32", t.Dtype())
+	}
+	return d, t.Shape(), nil
+}
+
+func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+// rowsParallel runs f on row ranges of a rows × n matrix, split between
+// GOMAXPROCS goroutines when it is large. Rows are independent, so the
+// split changes no result.
+func rowsParallel(rows, n int, f func(r0, r1 int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || rows < 2 || rows*n < 1<<16 {
+		f(0, rows)
+		return
+	}
+	workers = min(workers, rows)
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func(r0, r1 int) {
+			defer wg.Done()
+			f(r0, r1)
+		}(rows*w/workers, rows*(w+1)/workers)
+	}
+	f(0, rows/workers)
+	wg.Wait()
+}
