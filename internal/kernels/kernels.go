@@ -118,6 +118,15 @@ func (p *Pattern) check(op string, x []float32, ldx int, vals []float32, y []flo
 // (one row per input unit, the batch along the row) and the pattern listing
 // each output's inputs, y is the layer's output, feature-major.
 func Gather(p *Pattern, w, x []float32, ldx int, y []float32, ldy, cols int) error {
+	return gather(p, w, x, ldx, y, ldy, cols, false)
+}
+
+// GatherAdd is Gather adding the product to y instead of overwriting it.
+func GatherAdd(p *Pattern, w, x []float32, ldx int, y []float32, ldy, cols int) error {
+	return gather(p, w, x, ldx, y, ldy, cols, true)
+}
+
+func gather(p *Pattern, w, x []float32, ldx int, y []float32, ldy, cols int, add bool) error {
 	if err := p.check("Gather", x, ldx, w, y, ldy, cols); err != nil {
 		return err
 	}
@@ -127,26 +136,34 @@ func Gather(p *Pattern, w, x []float32, ldx int, y []float32, ldy, cols int) err
 	p.parallel(func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
 			e0, e1 := p.Ptr[r], p.Ptr[r+1]
-			gatherRow(y[r*ldy:r*ldy+cols], x, ldx, p.Col[e0:e1], p.Off[e0:e1], w)
+			gatherRow(y[r*ldy:r*ldy+cols], x, ldx, p.Col[e0:e1], p.Off[e0:e1], w, add)
 		}
 	})
 	return nil
 }
 
-func gatherRow(y, x []float32, ldx int, col, off []int32, w []float32) {
+func gatherRow(y, x []float32, ldx int, col, off []int32, w []float32, add bool) {
 	if len(col) == 0 {
-		clear(y)
+		if !add {
+			clear(y)
+		}
 		return
 	}
 	c := 0
 	if accelerated {
-		c = gatherRowAsm(y, x, ldx, len(y), col, off, w)
+		acc := 0
+		if add {
+			acc = 1
+		}
+		c = gatherRowAsm(y, x, ldx, len(y), col, off, w, acc)
 	}
 	if c == len(y) {
 		return
 	}
 	y = y[c:]
-	clear(y)
+	if !add {
+		clear(y)
+	}
 	for e, j := range col {
 		v := w[off[e]]
 		xr := x[int(j)*ldx+c:]

@@ -1,13 +1,13 @@
 package kernels
 
 //go:noescape
-func gather8(y, x *float32, ldx, n int, col, off *int32, w *float32)
+func gather8(y, x *float32, ldx, n int, col, off *int32, w *float32, acc int)
 
 //go:noescape
-func gather4(y, x *float32, ldx, n int, col, off *int32, w *float32)
+func gather4(y, x *float32, ldx, n int, col, off *int32, w *float32, acc int)
 
 //go:noescape
-func gather1(y, x *float32, ldx, n int, col, off *int32, w *float32)
+func gather1(y, x *float32, ldx, n int, col, off *int32, w *float32, acc int)
 
 //go:noescape
 func dot(a, b *float32, ldb, tiles, n int, col, off *int32, out *float32)
@@ -40,19 +40,19 @@ func hasAVX512() bool {
 
 func init() { accelerated = hasAVX512() }
 
-// gatherRowAsm computes y[c] = Σ_e w[off[e]]·x[col[e]·ldx+c] for c < cols
-// with the widest assembly kernels that fit and returns how many columns it
-// did (a multiple of Lane).
-func gatherRowAsm(y, x []float32, ldx, cols int, col, off []int32, w []float32) int {
+// gatherRowAsm computes y[c] = Σ_e w[off[e]]·x[col[e]·ldx+c] (or adds it
+// to y[c], with acc = 1) for c < cols with the widest assembly kernels that
+// fit and returns how many columns it did (a multiple of Lane).
+func gatherRowAsm(y, x []float32, ldx, cols int, col, off []int32, w []float32, acc int) int {
 	n, c := len(col), 0
 	for ; c+8*Lane <= cols; c += 8 * Lane {
-		gather8(&y[c], &x[c], 4*ldx, n, &col[0], &off[0], &w[0])
+		gather8(&y[c], &x[c], 4*ldx, n, &col[0], &off[0], &w[0], acc)
 	}
 	for ; c+4*Lane <= cols; c += 4 * Lane {
-		gather4(&y[c], &x[c], 4*ldx, n, &col[0], &off[0], &w[0])
+		gather4(&y[c], &x[c], 4*ldx, n, &col[0], &off[0], &w[0], acc)
 	}
 	for ; c+Lane <= cols; c += Lane {
-		gather1(&y[c], &x[c], 4*ldx, n, &col[0], &off[0], &w[0])
+		gather1(&y[c], &x[c], 4*ldx, n, &col[0], &off[0], &w[0], acc)
 	}
 	return c
 }

@@ -1,7 +1,10 @@
 #include "textflag.h"
 
-// func gather8(y, x *float32, ldx, n int, col, off *int32, w *float32)
-TEXT ·gather8(SB), NOSPLIT, $0-56
+// func gather8(y, x *float32, ldx, n int, col, off *int32, w *float32, acc int)
+// y[0:128] = Σ_e w[off[e]]·x[col[e]·ldx : +128] (ldx in bytes), with even and
+// odd edges summed in separate registers so consecutive FMAs are independent;
+// with acc ≠ 0 the sums are added to y instead of replacing it.
+TEXT ·gather8(SB), NOSPLIT, $0-64
 	MOVQ y+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ ldx+16(FP), DX
@@ -17,26 +20,84 @@ TEXT ·gather8(SB), NOSPLIT, $0-56
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	TESTQ CX, CX
-	JEQ gather8store
-gather8loop:
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVQ CX, R11
+	SHRQ $1, R11
+	JEQ gather8tail
+gather8pair:
+	MOVL (R8), AX
+	MOVL 4(R8), R12
+	MOVL (R9), BX
+	MOVL 4(R9), R13
+	IMULQ DX, AX
+	IMULQ DX, R12
+	ADDQ SI, AX
+	ADDQ SI, R12
+	VBROADCASTSS (R10)(BX*4), Z30
+	VBROADCASTSS (R10)(R13*4), Z31
+	VFMADD231PS 0(AX), Z30, Z0
+	VFMADD231PS 0(R12), Z31, Z8
+	VFMADD231PS 64(AX), Z30, Z1
+	VFMADD231PS 64(R12), Z31, Z9
+	VFMADD231PS 128(AX), Z30, Z2
+	VFMADD231PS 128(R12), Z31, Z10
+	VFMADD231PS 192(AX), Z30, Z3
+	VFMADD231PS 192(R12), Z31, Z11
+	VFMADD231PS 256(AX), Z30, Z4
+	VFMADD231PS 256(R12), Z31, Z12
+	VFMADD231PS 320(AX), Z30, Z5
+	VFMADD231PS 320(R12), Z31, Z13
+	VFMADD231PS 384(AX), Z30, Z6
+	VFMADD231PS 384(R12), Z31, Z14
+	VFMADD231PS 448(AX), Z30, Z7
+	VFMADD231PS 448(R12), Z31, Z15
+	ADDQ $8, R8
+	ADDQ $8, R9
+	DECQ R11
+	JNE gather8pair
+gather8tail:
+	TESTQ $1, CX
+	JEQ gather8sum
 	MOVL (R8), AX
 	MOVL (R9), BX
 	IMULQ DX, AX
 	ADDQ SI, AX
-	VBROADCASTSS (R10)(BX*4), Z8
-	VFMADD231PS 0(AX), Z8, Z0
-	VFMADD231PS 64(AX), Z8, Z1
-	VFMADD231PS 128(AX), Z8, Z2
-	VFMADD231PS 192(AX), Z8, Z3
-	VFMADD231PS 256(AX), Z8, Z4
-	VFMADD231PS 320(AX), Z8, Z5
-	VFMADD231PS 384(AX), Z8, Z6
-	VFMADD231PS 448(AX), Z8, Z7
-	ADDQ $4, R8
-	ADDQ $4, R9
-	DECQ CX
-	JNE gather8loop
+	VBROADCASTSS (R10)(BX*4), Z30
+	VFMADD231PS 0(AX), Z30, Z0
+	VFMADD231PS 64(AX), Z30, Z1
+	VFMADD231PS 128(AX), Z30, Z2
+	VFMADD231PS 192(AX), Z30, Z3
+	VFMADD231PS 256(AX), Z30, Z4
+	VFMADD231PS 320(AX), Z30, Z5
+	VFMADD231PS 384(AX), Z30, Z6
+	VFMADD231PS 448(AX), Z30, Z7
+gather8sum:
+	VADDPS Z8, Z0, Z0
+	VADDPS Z9, Z1, Z1
+	VADDPS Z10, Z2, Z2
+	VADDPS Z11, Z3, Z3
+	VADDPS Z12, Z4, Z4
+	VADDPS Z13, Z5, Z5
+	VADDPS Z14, Z6, Z6
+	VADDPS Z15, Z7, Z7
+	MOVQ acc+56(FP), R11
+	TESTQ R11, R11
+	JEQ gather8store
+	VADDPS 0(DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS 128(DI), Z2, Z2
+	VADDPS 192(DI), Z3, Z3
+	VADDPS 256(DI), Z4, Z4
+	VADDPS 320(DI), Z5, Z5
+	VADDPS 384(DI), Z6, Z6
+	VADDPS 448(DI), Z7, Z7
 gather8store:
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, 64(DI)
@@ -49,8 +110,11 @@ gather8store:
 	VZEROUPPER
 	RET
 
-// func gather4(y, x *float32, ldx, n int, col, off *int32, w *float32)
-TEXT ·gather4(SB), NOSPLIT, $0-56
+// func gather4(y, x *float32, ldx, n int, col, off *int32, w *float32, acc int)
+// y[0:64] = Σ_e w[off[e]]·x[col[e]·ldx : +64] (ldx in bytes), with even and
+// odd edges summed in separate registers so consecutive FMAs are independent;
+// with acc ≠ 0 the sums are added to y instead of replacing it.
+TEXT ·gather4(SB), NOSPLIT, $0-64
 	MOVQ y+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ ldx+16(FP), DX
@@ -62,22 +126,60 @@ TEXT ·gather4(SB), NOSPLIT, $0-56
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	TESTQ CX, CX
-	JEQ gather4store
-gather4loop:
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ CX, R11
+	SHRQ $1, R11
+	JEQ gather4tail
+gather4pair:
+	MOVL (R8), AX
+	MOVL 4(R8), R12
+	MOVL (R9), BX
+	MOVL 4(R9), R13
+	IMULQ DX, AX
+	IMULQ DX, R12
+	ADDQ SI, AX
+	ADDQ SI, R12
+	VBROADCASTSS (R10)(BX*4), Z30
+	VBROADCASTSS (R10)(R13*4), Z31
+	VFMADD231PS 0(AX), Z30, Z0
+	VFMADD231PS 0(R12), Z31, Z4
+	VFMADD231PS 64(AX), Z30, Z1
+	VFMADD231PS 64(R12), Z31, Z5
+	VFMADD231PS 128(AX), Z30, Z2
+	VFMADD231PS 128(R12), Z31, Z6
+	VFMADD231PS 192(AX), Z30, Z3
+	VFMADD231PS 192(R12), Z31, Z7
+	ADDQ $8, R8
+	ADDQ $8, R9
+	DECQ R11
+	JNE gather4pair
+gather4tail:
+	TESTQ $1, CX
+	JEQ gather4sum
 	MOVL (R8), AX
 	MOVL (R9), BX
 	IMULQ DX, AX
 	ADDQ SI, AX
-	VBROADCASTSS (R10)(BX*4), Z8
-	VFMADD231PS 0(AX), Z8, Z0
-	VFMADD231PS 64(AX), Z8, Z1
-	VFMADD231PS 128(AX), Z8, Z2
-	VFMADD231PS 192(AX), Z8, Z3
-	ADDQ $4, R8
-	ADDQ $4, R9
-	DECQ CX
-	JNE gather4loop
+	VBROADCASTSS (R10)(BX*4), Z30
+	VFMADD231PS 0(AX), Z30, Z0
+	VFMADD231PS 64(AX), Z30, Z1
+	VFMADD231PS 128(AX), Z30, Z2
+	VFMADD231PS 192(AX), Z30, Z3
+gather4sum:
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z6, Z2, Z2
+	VADDPS Z7, Z3, Z3
+	MOVQ acc+56(FP), R11
+	TESTQ R11, R11
+	JEQ gather4store
+	VADDPS 0(DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS 128(DI), Z2, Z2
+	VADDPS 192(DI), Z3, Z3
 gather4store:
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, 64(DI)
@@ -86,8 +188,11 @@ gather4store:
 	VZEROUPPER
 	RET
 
-// func gather1(y, x *float32, ldx, n int, col, off *int32, w *float32)
-TEXT ·gather1(SB), NOSPLIT, $0-56
+// func gather1(y, x *float32, ldx, n int, col, off *int32, w *float32, acc int)
+// y[0:16] = Σ_e w[off[e]]·x[col[e]·ldx : +16] (ldx in bytes), with even and
+// odd edges summed in separate registers so consecutive FMAs are independent;
+// with acc ≠ 0 the sums are added to y instead of replacing it.
+TEXT ·gather1(SB), NOSPLIT, $0-64
 	MOVQ y+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ ldx+16(FP), DX
@@ -96,19 +201,42 @@ TEXT ·gather1(SB), NOSPLIT, $0-56
 	MOVQ off+40(FP), R9
 	MOVQ w+48(FP), R10
 	VPXORD Z0, Z0, Z0
-	TESTQ CX, CX
-	JEQ gather1store
-gather1loop:
+	VPXORD Z1, Z1, Z1
+	MOVQ CX, R11
+	SHRQ $1, R11
+	JEQ gather1tail
+gather1pair:
+	MOVL (R8), AX
+	MOVL 4(R8), R12
+	MOVL (R9), BX
+	MOVL 4(R9), R13
+	IMULQ DX, AX
+	IMULQ DX, R12
+	ADDQ SI, AX
+	ADDQ SI, R12
+	VBROADCASTSS (R10)(BX*4), Z30
+	VBROADCASTSS (R10)(R13*4), Z31
+	VFMADD231PS 0(AX), Z30, Z0
+	VFMADD231PS 0(R12), Z31, Z1
+	ADDQ $8, R8
+	ADDQ $8, R9
+	DECQ R11
+	JNE gather1pair
+gather1tail:
+	TESTQ $1, CX
+	JEQ gather1sum
 	MOVL (R8), AX
 	MOVL (R9), BX
 	IMULQ DX, AX
 	ADDQ SI, AX
-	VBROADCASTSS (R10)(BX*4), Z8
-	VFMADD231PS 0(AX), Z8, Z0
-	ADDQ $4, R8
-	ADDQ $4, R9
-	DECQ CX
-	JNE gather1loop
+	VBROADCASTSS (R10)(BX*4), Z30
+	VFMADD231PS 0(AX), Z30, Z0
+gather1sum:
+	VADDPS Z1, Z0, Z0
+	MOVQ acc+56(FP), R11
+	TESTQ R11, R11
+	JEQ gather1store
+	VADDPS 0(DI), Z0, Z0
 gather1store:
 	VMOVUPS Z0, 0(DI)
 	VZEROUPPER

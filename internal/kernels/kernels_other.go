@@ -2,7 +2,9 @@
 
 package kernels
 
-func gatherRowAsm(y, x []float32, ldx, cols int, col, off []int32, w []float32) int { return 0 }
+func gatherRowAsm(y, x []float32, ldx, cols int, col, off []int32, w []float32, acc int) int {
+	return 0
+}
 
 func dotRowAsm(a, b []float32, ldb, cols int, col, off []int32, out []float32) {
 	panic("kernels: no assembly on this architecture")

@@ -15,6 +15,13 @@ func randomPattern(t testing.TB, rng *rand.Rand, in, out int, density float64) (
 	for k := range active {
 		active[k] = rng.Float64() < density
 	}
+	byOut, byIn = patternsOf(t, active, in, out)
+	return byOut, byIn, active
+}
+
+// patternsOf lists the active entries of an in × out matrix by output and
+// by input.
+func patternsOf(t testing.TB, active []bool, in, out int) (byOut, byIn *Pattern) {
 	build := func(rows, cols int, at func(r, c int) (bool, int32)) *Pattern {
 		ptr := []int32{0}
 		var col, off []int32
@@ -35,7 +42,28 @@ func randomPattern(t testing.TB, rng *rand.Rand, in, out int, density float64) (
 	}
 	byOut = build(out, in, func(j, i int) (bool, int32) { return active[i*out+j], int32(i*out + j) })
 	byIn = build(in, out, func(i, j int) (bool, int32) { return active[i*out+j], int32(i*out + j) })
-	return byOut, byIn, active
+	return byOut, byIn
+}
+
+// g2gPattern is randomPattern with G2G structure: 8 contiguous ensembles
+// per side, intra-ensemble edges all active, inter-ensemble edges drawn to
+// reach the density.
+func g2gPattern(t testing.TB, rng *rand.Rand, in, out int, density float64) (byOut, byIn *Pattern) {
+	const g = 8
+	inter := (density - 1.0/g) / (1 - 1.0/g)
+	p := func(i, j int) bool {
+		if i*g/in == j*g/out {
+			return true
+		}
+		return rng.Float64() < inter
+	}
+	active := make([]bool, in*out)
+	for i := 0; i < in; i++ {
+		for j := 0; j < out; j++ {
+			active[i*out+j] = p(i, j)
+		}
+	}
+	return patternsOf(t, active, in, out)
 }
 
 func randSlice(rng *rand.Rand, n int) []float32 {
@@ -77,6 +105,11 @@ func TestGatherMatchesDenseProduct(t *testing.T) {
 				if err := Gather(byOut, w, xt, ldx, yt, ldy, tc.batch); err != nil {
 					t.Fatal(err)
 				}
+				// GatherAdd onto a copy of the result must double it.
+				twice := append([]float32(nil), yt...)
+				if err := GatherAdd(byOut, w, xt, ldx, twice, ldy, tc.batch); err != nil {
+					t.Fatal(err)
+				}
 				for j := 0; j < tc.out; j++ {
 					for b := 0; b < tc.batch; b++ {
 						var want, scale float64
@@ -89,6 +122,9 @@ func TestGatherMatchesDenseProduct(t *testing.T) {
 						}
 						if got := float64(yt[j*ldy+b]); !near(got, want, scale) {
 							t.Fatalf("y[%d, %d] = %v, want %v", j, b, got, want)
+						}
+						if got := float64(twice[j*ldy+b]); !near(got, 2*want, 2*scale) {
+							t.Fatalf("after GatherAdd y[%d, %d] = %v, want %v", j, b, got, 2*want)
 						}
 					}
 				}
@@ -226,9 +262,9 @@ func TestBadShapesAreErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkGather measures the forward product of a 1024 × 1024 layer at
-// batch 256 and several densities; compare with BenchmarkDenseReference's
-// per-multiply-accumulate time in the graph package's benchmarks.
+// BenchmarkGather measures the forward product of a 1024 × 1024 G2G layer
+// (8 ensembles, dense intra-ensemble blocks) at batch 256 and several
+// densities.
 func BenchmarkGather(b *testing.B) {
 	for _, d := range []float64{0.5, 0.25, 0.125} {
 		for _, asm := range []bool{true, false} {
@@ -239,7 +275,7 @@ func BenchmarkGather(b *testing.B) {
 				prev := SetAccelerated(asm)
 				defer SetAccelerated(prev)
 				rng := rand.New(rand.NewSource(1))
-				byOut, _, _ := randomPattern(b, rng, 1024, 1024, d)
+				byOut, _ := g2gPattern(b, rng, 1024, 1024, d)
 				w := randSlice(rng, 1024*1024)
 				xt := randSlice(rng, 1024*256)
 				yt := make([]float32, 1024*256)
@@ -258,7 +294,7 @@ func BenchmarkSampledDot(b *testing.B) {
 	for _, d := range []float64{0.5, 0.25, 0.125} {
 		b.Run(fmt.Sprintf("d=%v", d), func(b *testing.B) {
 			rng := rand.New(rand.NewSource(1))
-			_, byIn, _ := randomPattern(b, rng, 1024, 1024, d)
+			_, byIn := g2gPattern(b, rng, 1024, 1024, d)
 			a := randSlice(rng, 1024*256)
 			bb := randSlice(rng, 1024*256)
 			out := make([]float32, 1024*1024)
