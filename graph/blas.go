@@ -19,8 +19,11 @@ func BLAS() string { return blasBackend }
 type sgemmFunc func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
 // parallelMACs is the smallest product (m·n·k multiply-accumulates) that
-// parallelGemm splits.
-const parallelMACs = 1 << 21
+// parallelGemm splits. Single-threaded OpenBLAS runs a 128 × 128 × 256
+// product (a G2G ensemble block at batch 256, 4M multiply-accumulates) at
+// 67 GMAC/s and slower when split in two; the sparse layers run such
+// blocks concurrently instead.
+const parallelMACs = 1 << 24
 
 // parallelGemm computes C = alpha·op(A)·op(B) + beta·C with gemm, split into
 // GOMAXPROCS bands of C's rows (or of its columns, when C has few rows)

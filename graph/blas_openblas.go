@@ -20,6 +20,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/netlib/blas/netlib"
 	G "gorgonia.org/gorgonia"
+
+	"github.com/g2g-ml/g2g/layers"
 )
 
 // openBLAS is OpenBLAS with products split between goroutines.
@@ -35,4 +37,7 @@ func init() {
 	G.Use(openBLAS{})
 	blas32.Use(openBLAS{}) // g2g's own kernels (masked products, exported inference)
 	blasBackend = "OpenBLAS (cgo)"
+	// OpenBLAS multiplies dense ensemble blocks faster than the sparse
+	// kernels' edge loops: let sparse layers send them to BLAS.
+	layers.DenseBlockFill = 0.5
 }

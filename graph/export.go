@@ -3,13 +3,13 @@ package graph
 import (
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
-	"math"
+	"slices"
 
 	"github.com/pkg/errors"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 
+	"github.com/g2g-ml/g2g/internal/kernels"
 	"github.com/g2g-ml/g2g/internal/npz"
 	"github.com/g2g-ml/g2g/layers"
 )
@@ -66,6 +66,21 @@ type exportGraph struct {
 // active weights of sparse layers are stored. LoadInference reads it back
 // without gorgonia; numpy.load opens it too.
 func (m *Model) Export(path string) error {
+	g, arrays, err := m.describe(true)
+	if err != nil {
+		return err
+	}
+	js, err := json.Marshal(g)
+	if err != nil {
+		return errors.Wrap(err, "export")
+	}
+	arrays = append(arrays, npz.Uint8(exportMeta, js, len(js)))
+	return errors.Wrap(npz.Write(path, arrays), "export")
+}
+
+// describe returns the model's inference graph and, when withArrays is
+// set, the arrays Export stores (compressed rows for sparse layers).
+func (m *Model) describe(withArrays bool) (exportGraph, []npz.Array, error) {
 	g := exportGraph{Format: exportFormat, Version: exportVersion, InputName: m.input.name,
 		InputShape: m.input.shape, Output: m.output.name, Classes: m.classes}
 	var arrays []npz.Array
@@ -82,33 +97,44 @@ func (m *Model) Export(path string) error {
 		addBias := func(b *layers.Param) {
 			if b != nil {
 				n.Bias = true
-				arrays = append(arrays, npz.Float32(n.Name+"/b", b.Data(), len(b.Data())))
+				if withArrays {
+					arrays = append(arrays, npz.Float32(n.Name+"/b", b.Data(), len(b.Data())))
+				}
+			}
+		}
+		add := func(a func() npz.Array) {
+			if withArrays {
+				arrays = append(arrays, a())
 			}
 		}
 		switch l := r.layer.(type) {
 		case *layers.Dense:
 			c := l.Config()
 			n.Type, n.In, n.Out, n.Activation = "dense", c.In, c.Out, string(c.Activation)
-			arrays = append(arrays, npz.Float32(n.Name+"/W", l.Weight().Data(), c.In, c.Out))
+			add(func() npz.Array { return npz.Float32(n.Name+"/W", l.Weight().Data(), c.In, c.Out) })
 			addBias(l.Bias())
 		case *layers.G2G:
 			c := l.Config()
 			n.Type, n.In, n.Out, n.Activation = "sparse_dense", c.In, c.Out, string(c.Activation)
-			indptr, indices, values := csr(l.Weight().Data(), l.Mask(), c.In, c.Out)
-			n.Active = len(values)
+			n.Active = l.Mask().Active()
 			n.InBounds, n.OutBounds = layers.EnsembleBounds(l.Mask().InGroup), layers.EnsembleBounds(l.Mask().OutGroup)
 			if n.InBounds == nil || n.OutBounds == nil || len(n.InBounds) != len(n.OutBounds) {
 				n.InBounds, n.OutBounds = nil, nil
 			}
-			arrays = append(arrays, int64Array(n.Name+"/indptr", indptr), int64Array(n.Name+"/indices", indices),
-				npz.Float32(n.Name+"/values", values, len(values)))
+			if withArrays {
+				indptr, indices, values := csr(l.Weight().Data(), l.Mask(), c.In, c.Out)
+				arrays = append(arrays, int64Array(n.Name+"/indptr", indptr), int64Array(n.Name+"/indices", indices),
+					npz.Float32(n.Name+"/values", values, len(values)))
+			}
 			addBias(l.Bias())
 		case *layers.Conv2D:
 			c := l.Config()
 			n.Type, n.Activation = "conv2d", string(c.Activation)
 			n.InChannels, n.OutChannels, n.Height, n.Width = c.InChannels, c.OutChannels, c.Height, c.Width
 			n.Kernel, n.Stride, n.Padding, n.Flatten = c.Kernel, c.Stride, c.Padding, c.Flatten
-			arrays = append(arrays, npz.Float32(n.Name+"/W", l.Weight().Data(), c.OutChannels, c.InChannels, c.Kernel, c.Kernel))
+			add(func() npz.Array {
+				return npz.Float32(n.Name+"/W", l.Weight().Data(), c.OutChannels, c.InChannels, c.Kernel, c.Kernel)
+			})
 			addBias(l.Bias())
 		case *layers.ActivationLayer:
 			n.Type, n.Activation = "activation", string(l.Activation())
@@ -121,16 +147,62 @@ func (m *Model) Export(path string) error {
 		case *layers.Concat:
 			n.Type = "concat"
 		default:
-			return errors.Errorf("export: layer %q of type %T cannot be exported", r.layer.Name(), r.layer)
+			return g, nil, errors.Errorf("export: layer %q of type %T cannot be exported", r.layer.Name(), r.layer)
 		}
 		g.Nodes = append(g.Nodes, n)
 	}
-	js, err := json.Marshal(g)
+	return g, arrays, nil
+}
+
+// inference returns the model's inference graph with its current weights
+// (sparse layers frozen, dense ones read live), or an error if a layer has
+// no inference op.
+func (m *Model) inference() (*Inference, error) {
+	g, _, err := m.describe(false)
 	if err != nil {
-		return errors.Wrap(err, "export")
+		return nil, err
 	}
-	arrays = append(arrays, npz.Uint8(exportMeta, js, len(js)))
-	return errors.Wrap(npz.Write(path, arrays), "export")
+	src := liveWeights{arrays: map[string][]float32{}, layers: map[string]*layers.G2G{}}
+	for _, l := range m.layers {
+		switch l := l.(type) {
+		case *layers.G2G:
+			src.layers[l.Name()] = l
+		case *layers.Dense:
+			src.add(l.Name(), l.Weight(), l.Bias())
+		case *layers.Conv2D:
+			src.add(l.Name(), l.Weight(), l.Bias())
+		}
+	}
+	return buildInference(g, src)
+}
+
+// liveWeights supplies a live model's weights.
+type liveWeights struct {
+	arrays map[string][]float32
+	layers map[string]*layers.G2G
+}
+
+func (lw liveWeights) add(name string, w, b *layers.Param) {
+	lw.arrays[name+"/W"] = w.Data()
+	if b != nil {
+		lw.arrays[name+"/b"] = b.Data()
+	}
+}
+
+func (lw liveWeights) float32s(name string, want int) ([]float32, error) {
+	v, ok := lw.arrays[name]
+	if !ok || len(v) != want {
+		return nil, errors.Errorf("parameter %q: %d values, want %d", name, len(v), want)
+	}
+	return v, nil
+}
+
+func (lw liveWeights) sparse(n exportNode) (*layers.FrozenG2G, error) {
+	l, ok := lw.layers[n.Name]
+	if !ok {
+		return nil, errors.Errorf("no sparse layer %q", n.Name)
+	}
+	return l.Freeze(), nil
 }
 
 // csr returns the active entries of w (in × out, masked by m) in compressed
@@ -168,14 +240,6 @@ func asInt64(a npz.Array) ([]int64, error) {
 	return out, nil
 }
 
-// SparseCrossover is the density below which Inference computes a sparse
-// layer edge by edge (compressed sparse rows) instead of expanding it to a
-// dense matrix for BLAS. Measured with examples/bench on this project's
-// machines: the row-by-row kernel costs about 0.4 ns per active
-// multiply-accumulate, OpenBLAS about 0.012 ns per dense one, so sparse pays
-// only below about 3 % density.
-var SparseCrossover = 0.03
-
 // Inference is an exported model loaded for prediction: plain Go, no
 // gorgonia graph, any batch size. Sparse layers compute only their active
 // edges. It is not safe for concurrent use.
@@ -184,6 +248,7 @@ type Inference struct {
 	size    int // values per input sample
 	ops     []infOp
 	classes int
+	scratch [2][]float32 // feature-major activations of sparse chains
 }
 
 type infOp struct {
@@ -191,64 +256,77 @@ type infOp struct {
 	inputs []int // indices into the value list (0 = model input)
 	width  int   // output values per sample
 	w, b   []float32
-	indptr []int64
-	idx    []int64
-	vals   []float32
+	sparse *layers.FrozenG2G // a sparse layer, run on the sparse kernels
 	outH   int
 	outW   int
-	blocks [][4]int // non-empty ensemble blocks [i0, i1, j0, j1) of an expanded sparse layer
-	buf    []float32
+	// chainEnd is, for a sparse layer, the index of the last of the
+	// consecutive sparse layers starting with it, each reading only the
+	// one before (which nothing else reads): the chain passes its
+	// activations along feature-major. -1 for other ops.
+	chainEnd   int
+	buf        []float32
+	cols, prod []float32 // convolution patches and their product with the filters
+}
+
+// weightSource supplies the weights of an inference graph's nodes: the
+// arrays of an exported file, or a live model's parameters.
+type weightSource interface {
+	// float32s returns the named array, which must hold want values.
+	float32s(name string, want int) ([]float32, error)
+	// sparse returns node n's sparse layer, frozen for inference.
+	sparse(n exportNode) (*layers.FrozenG2G, error)
 }
 
 // LoadInference reads a model written by Model.Export, checking every array
 // against the graph description.
 func LoadInference(path string) (*Inference, error) {
-	fail := func(format string, args ...interface{}) (*Inference, error) {
-		return nil, errors.Errorf("exported model %s: %s", path, fmt.Sprintf(format, args...))
-	}
 	arrays, err := npz.Read(path)
 	if err != nil {
 		return nil, err
 	}
 	raw, ok := arrays[exportMeta]
 	if !ok {
-		return fail("no %s entry: not a g2g exported model", exportMeta)
+		return nil, errors.Errorf("exported model %s: no %s entry: not a g2g exported model", path, exportMeta)
 	}
-	inf := &Inference{}
-	if err := json.Unmarshal(raw.Data, &inf.g); err != nil {
-		return fail("graph is not valid JSON: %v", err)
+	var g exportGraph
+	if err := json.Unmarshal(raw.Data, &g); err != nil {
+		return nil, errors.Errorf("exported model %s: graph is not valid JSON: %v", path, err)
 	}
-	if inf.g.Format != exportFormat || inf.g.Version != exportVersion {
-		return fail("format %q version %d, want %q version %d", inf.g.Format, inf.g.Version, exportFormat, exportVersion)
+	inf, err := buildInference(g, fileWeights(arrays))
+	if err != nil {
+		return nil, errors.Wrapf(err, "exported model %s", path)
 	}
-	inf.size = 1
-	for _, d := range inf.g.InputShape {
+	return inf, nil
+}
+
+// buildInference checks an inference graph and prepares its ops, with
+// weights from src.
+func buildInference(g exportGraph, src weightSource) (*Inference, error) {
+	fail := func(format string, args ...interface{}) (*Inference, error) {
+		return nil, errors.Errorf(format, args...)
+	}
+	if g.Format != exportFormat || g.Version != exportVersion {
+		return fail("format %q version %d, want %q version %d", g.Format, g.Version, exportFormat, exportVersion)
+	}
+	inf := &Inference{g: g, size: 1}
+	for _, d := range g.InputShape {
 		if d < 1 {
-			return fail("bad input shape %v", inf.g.InputShape)
+			return fail("bad input shape %v", g.InputShape)
 		}
 		inf.size *= d
 	}
-	index := map[string]int{inf.g.InputName: 0}
+	index := map[string]int{g.InputName: 0}
 	widths := []int{inf.size}
-	f32 := func(name string, want int) ([]float32, error) {
-		a, ok := arrays[name]
-		if !ok {
-			return nil, errors.Errorf("array %q is missing", name)
-		}
-		v, err := a.AsFloat32()
-		if err == nil && len(v) != want {
-			err = errors.Errorf("array %q has %d values, want %d", name, len(v), want)
-		}
-		return v, err
-	}
-	for _, n := range inf.g.Nodes {
-		op := infOp{node: n}
+	readers := []int{0} // number of ops reading each value
+	for _, n := range g.Nodes {
+		op := infOp{node: n, chainEnd: -1}
 		for _, in := range n.Inputs {
 			k, ok := index[in]
 			if !ok {
 				return fail("node %q reads %q, which is not defined before it", n.Name, in)
 			}
 			op.inputs = append(op.inputs, k)
+			readers[k]++
 		}
 		if len(op.inputs) == 0 {
 			return fail("node %q has no input", n.Name)
@@ -262,12 +340,11 @@ func LoadInference(path string) (*Inference, error) {
 			}
 			op.width = n.Out
 			if n.Type == "dense" {
-				op.w, err = f32(n.Name+"/W", n.In*n.Out)
+				if op.w, err = src.float32s(n.Name+"/W", n.In*n.Out); err == nil && n.Bias {
+					op.b, err = src.float32s(n.Name+"/b", n.Out)
+				}
 			} else {
-				err = op.loadCSR(arrays, n)
-			}
-			if err == nil && n.Bias {
-				op.b, err = f32(n.Name+"/b", n.Out)
+				op.sparse, err = src.sparse(n)
 			}
 		case "conv2d":
 			if n.InChannels*n.Height*n.Width != inW || n.Kernel < 1 || n.Stride < 1 || n.Padding < 0 {
@@ -276,9 +353,9 @@ func LoadInference(path string) (*Inference, error) {
 			op.outH = (n.Height+2*n.Padding-n.Kernel)/n.Stride + 1
 			op.outW = (n.Width+2*n.Padding-n.Kernel)/n.Stride + 1
 			op.width = n.OutChannels * op.outH * op.outW
-			op.w, err = f32(n.Name+"/W", n.OutChannels*n.InChannels*n.Kernel*n.Kernel)
+			op.w, err = src.float32s(n.Name+"/W", n.OutChannels*n.InChannels*n.Kernel*n.Kernel)
 			if err == nil && n.Bias {
-				op.b, err = f32(n.Name+"/b", n.OutChannels)
+				op.b, err = src.float32s(n.Name+"/b", n.OutChannels)
 			}
 		case "activation", "identity", "flatten":
 			op.width = inW
@@ -304,94 +381,111 @@ func LoadInference(path string) (*Inference, error) {
 		}
 		index[n.Name] = len(widths)
 		widths = append(widths, op.width)
+		readers = append(readers, 0)
 		inf.ops = append(inf.ops, op)
 	}
-	out, ok := index[inf.g.Output]
+	out, ok := index[g.Output]
 	if !ok || out != len(widths)-1 {
-		return fail("output %q is not the last node", inf.g.Output)
+		return fail("output %q is not the last node", g.Output)
 	}
 	inf.classes = widths[out]
+	// Chains of sparse layers: op k+1 reads only op k's value (index k+1),
+	// which nothing else reads.
+	for k := len(inf.ops) - 1; k >= 0; k-- {
+		op := &inf.ops[k]
+		if op.sparse == nil {
+			continue
+		}
+		op.chainEnd = k
+		if k+1 < len(inf.ops) {
+			next := &inf.ops[k+1]
+			if next.sparse != nil && len(next.inputs) == 1 && next.inputs[0] == k+1 && readers[k+1] == 1 {
+				op.chainEnd = next.chainEnd
+			}
+		}
+	}
 	return inf, nil
 }
 
-func (op *infOp) loadCSR(arrays map[string]npz.Array, n exportNode) error {
-	var err error
-	if op.indptr, err = asInt64(arrays[n.Name+"/indptr"]); err != nil {
-		return err
+// fileWeights reads weights from an exported file's arrays.
+type fileWeights map[string]npz.Array
+
+func (f fileWeights) float32s(name string, want int) ([]float32, error) {
+	a, ok := f[name]
+	if !ok {
+		return nil, errors.Errorf("array %q is missing", name)
 	}
-	if op.idx, err = asInt64(arrays[n.Name+"/indices"]); err != nil {
-		return err
+	v, err := a.AsFloat32()
+	if err == nil && len(v) != want {
+		err = errors.Errorf("array %q has %d values, want %d", name, len(v), want)
 	}
-	if v, ok := arrays[n.Name+"/values"]; ok {
-		op.vals, err = v.AsFloat32()
-	} else {
-		err = errors.New("array values is missing")
-	}
+	return v, err
+}
+
+// sparse rebuilds a sparse layer from its compressed rows: a G2G layer with
+// the exported mask and weights, and ensembles from the recorded bounds
+// when they are index grouping's (so dense ensemble blocks are found again).
+func (f fileWeights) sparse(n exportNode) (*layers.FrozenG2G, error) {
+	indptr, err := asInt64(f[n.Name+"/indptr"])
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(op.indptr) != n.In+1 || op.indptr[0] != 0 || int(op.indptr[n.In]) != len(op.vals) || len(op.idx) != len(op.vals) {
-		return errors.New("inconsistent sparse arrays")
+	idx, err := asInt64(f[n.Name+"/indices"])
+	if err != nil {
+		return nil, err
+	}
+	vals, err := f.float32s(n.Name+"/values", len(idx))
+	if err != nil {
+		return nil, err
+	}
+	if len(indptr) != n.In+1 || indptr[0] != 0 || int(indptr[n.In]) != len(vals) {
+		return nil, errors.New("inconsistent sparse arrays")
 	}
 	for i := 0; i < n.In; i++ {
-		if op.indptr[i+1] < op.indptr[i] {
-			return errors.New("indptr is not non-decreasing")
+		if indptr[i+1] < indptr[i] {
+			return nil, errors.New("indptr is not non-decreasing")
 		}
 	}
-	for _, j := range op.idx {
+	for _, j := range idx {
 		if j < 0 || int(j) >= n.Out {
-			return errors.Errorf("output index %d out of range [0, %d)", j, n.Out)
+			return nil, errors.Errorf("output index %d out of range [0, %d)", j, n.Out)
 		}
 	}
-	// Above the crossover a dense product is faster: expand once.
-	if float64(len(op.vals)) >= SparseCrossover*float64(n.In*n.Out) {
-		op.w = make([]float32, n.In*n.Out)
-		for i := 0; i < n.In; i++ {
-			for e := op.indptr[i]; e < op.indptr[i+1]; e++ {
-				op.w[i*n.Out+int(op.idx[e])] = op.vals[e]
-			}
-		}
-		op.planBlocks()
-	}
-	return nil
-}
-
-// planBlocks lists the non-empty ensemble blocks of an expanded sparse layer
-// with contiguous ensembles; when few enough of them hold edges (at most
-// layers.BlockCrossover), run multiplies block by block, skipping the rest,
-// as training does.
-func (op *infOp) planBlocks() {
-	n := op.node
-	ib, ob := n.InBounds, n.OutBounds
-	if len(ib) < 2 || len(ib) != len(ob) || ib[len(ib)-1] != n.In || ob[len(ob)-1] != n.Out {
-		return
-	}
-	g := len(ib) - 1
-	var blocks [][4]int
-	for gi := 0; gi < g; gi++ {
-		for gj := 0; gj < g; gj++ {
-			if ib[gi] >= ib[gi+1] || ob[gj] >= ob[gj+1] {
-				return // malformed bounds: stay dense
-			}
-			if op.blockHasEdge(ib[gi], ib[gi+1], ob[gj], ob[gj+1]) {
-				blocks = append(blocks, [4]int{ib[gi], ib[gi+1], ob[gj], ob[gj+1]})
-			}
+	groups := 1
+	if g := len(n.InBounds) - 1; g > 1 && len(n.OutBounds) == g+1 && g <= n.In && g <= n.Out {
+		in, out, err := layers.Groups(layers.GroupIndex, n.In, n.Out, g, 0, nil)
+		if err == nil && slices.Equal(layers.EnsembleBounds(in), n.InBounds) && slices.Equal(layers.EnsembleBounds(out), n.OutBounds) {
+			groups = g
 		}
 	}
-	if float64(len(blocks)) <= layers.BlockCrossover*float64(g*g) {
-		op.blocks = blocks
+	l, err := layers.NewG2G(layers.G2GConfig{Name: n.Name, In: n.In, Out: n.Out, Groups: groups, Density: 1,
+		Activation: layers.Activation(n.Activation), NoBias: !n.Bias})
+	if err != nil {
+		return nil, err
 	}
-}
-
-func (op *infOp) blockHasEdge(i0, i1, j0, j1 int) bool {
-	for i := i0; i < i1; i++ {
-		for e := op.indptr[i]; e < op.indptr[i+1]; e++ {
-			if j := int(op.idx[e]); j >= j0 && j < j1 {
-				return true
+	w, m := l.Weight().Data(), l.Mask().Data()
+	clear(w)
+	clear(m)
+	for i := 0; i < n.In; i++ {
+		for e := indptr[i]; e < indptr[i+1]; e++ {
+			k := i*n.Out + int(idx[e])
+			if m[k] != 0 {
+				return nil, errors.Errorf("edge (%d, %d) is listed twice", i, idx[e])
 			}
+			m[k], w[k] = 1, vals[e]
 		}
 	}
-	return false
+	if err := l.Mask().Recount(); err != nil {
+		return nil, err
+	}
+	if n.Bias {
+		b, err := f.float32s(n.Name+"/b", n.Out)
+		if err != nil {
+			return nil, err
+		}
+		copy(l.Bias().Data(), b)
+	}
+	return l.Freeze(), nil
 }
 
 // Classes returns the number of outputs.
@@ -415,60 +509,81 @@ func (inf *Inference) Predict(x []float32, batchSize int) ([]float32, error) {
 	for start := 0; start < n; start += batchSize {
 		bs := min(batchSize, n-start)
 		vals[0] = x[start*inf.size : (start+bs)*inf.size]
-		for k := range inf.ops {
-			vals[k+1] = inf.ops[k].run(vals, bs)
+		for k := 0; k < len(inf.ops); k++ {
+			op := &inf.ops[k]
+			if op.sparse == nil {
+				vals[k+1] = op.run(vals, bs)
+				continue
+			}
+			y, err := inf.runChain(k, op.chainEnd, vals[op.inputs[0]], bs)
+			if err != nil {
+				return nil, errors.Wrap(err, "predict")
+			}
+			k = op.chainEnd
+			vals[k+1] = y
 		}
 		out = append(out, vals[len(vals)-1]...)
 	}
 	return out, nil
 }
 
+// chainChunk is the number of samples a chain of sparse layers processes
+// at a time, so that its feature-major activations stay in cache.
+const chainChunk = 256
+
+// runChain runs the sparse layers ops[k0..k1] on x (bs samples, batch-major)
+// and returns the last one's output, batch-major. In between, activations
+// stay feature-major: one transpose in, one out.
+func (inf *Inference) runChain(k0, k1 int, x []float32, bs int) ([]float32, error) {
+	last := &inf.ops[k1]
+	if cap(last.buf) < bs*last.width {
+		last.buf = make([]float32, bs*last.width)
+	}
+	y := last.buf[:bs*last.width]
+	width := inf.ops[k0].node.In
+	for k := k0; k <= k1; k++ {
+		width = max(width, inf.ops[k].width)
+	}
+	for c0 := 0; c0 < bs; c0 += chainChunk {
+		nc := min(chainChunk, bs-c0)
+		np := kernels.Padded(nc)
+		if len(inf.scratch[0]) < width*np {
+			inf.scratch = [2][]float32{make([]float32, width*np), make([]float32, width*np)}
+		}
+		cur, next := inf.scratch[0], inf.scratch[1]
+		in := inf.ops[k0].node.In
+		clear(cur[:in*np])
+		if err := kernels.Transpose(cur, np, x[c0*in:(c0+nc)*in], in, nc, in); err != nil {
+			return nil, err
+		}
+		for k := k0; k <= k1; k++ {
+			if err := inf.ops[k].sparse.ForwardFeatureMajor(cur, next, np); err != nil {
+				return nil, err
+			}
+			cur, next = next, cur
+		}
+		if err := kernels.Transpose(y[c0*last.width:(c0+nc)*last.width], last.width, cur, np, last.width, nc); err != nil {
+			return nil, err
+		}
+	}
+	return y, nil
+}
+
 func (op *infOp) run(vals [][]float32, bs int) []float32 {
 	n := op.node
 	x := vals[op.inputs[0]]
 	// Reuse the op's output buffer across batches (Inference is not safe
-	// for concurrent use); kernels that accumulate clear it first.
+	// for concurrent use).
 	if cap(op.buf) < bs*op.width {
 		op.buf = make([]float32, bs*op.width)
 	}
 	y := op.buf[:bs*op.width]
-	typ := n.Type
-	if typ == "sparse_dense" && op.w != nil {
-		typ = "dense" // expanded above the crossover density
-	}
-	if op.blocks != nil {
-		typ = "blocks"
-	}
-	switch typ {
-	case "blocks":
-		clear(y)
-		for _, b := range op.blocks {
-			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
-			blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
-				blas32.General{Rows: bs, Cols: i1 - i0, Stride: n.In, Data: x[i0 : (bs-1)*n.In+i1]},
-				blas32.General{Rows: i1 - i0, Cols: j1 - j0, Stride: n.Out, Data: op.w[i0*n.Out+j0 : (i1-1)*n.Out+j1]},
-				1, blas32.General{Rows: bs, Cols: j1 - j0, Stride: n.Out, Data: y[j0 : (bs-1)*n.Out+j1]})
-		}
+	switch n.Type {
 	case "dense":
 		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
 			blas32.General{Rows: bs, Cols: n.In, Stride: n.In, Data: x},
 			blas32.General{Rows: n.In, Cols: n.Out, Stride: n.Out, Data: op.w},
 			0, blas32.General{Rows: bs, Cols: n.Out, Stride: n.Out, Data: y})
-	case "sparse_dense":
-		clear(y)
-		for s := 0; s < bs; s++ {
-			xs, ys := x[s*n.In:(s+1)*n.In], y[s*n.Out:(s+1)*n.Out]
-			for i, xv := range xs {
-				if xv == 0 {
-					continue // ReLU outputs are often zero: skip their whole row
-				}
-				lo, hi := op.indptr[i], op.indptr[i+1]
-				idx, v := op.idx[lo:hi], op.vals[lo:hi]
-				for e, j := range idx {
-					ys[j] += xv * v[e]
-				}
-			}
-		}
 	case "conv2d":
 		op.conv(x, y, bs)
 	case "add":
@@ -492,66 +607,74 @@ func (op *infOp) run(vals [][]float32, bs int) []float32 {
 	default: // activation, identity, flatten
 		copy(y, x)
 	}
-	if op.b != nil {
-		per := op.width / len(op.b) // conv: bias per channel over outH·outW
+	act := layers.Activation(n.Activation)
+	switch {
+	case op.b == nil:
+		act.ApplyInPlace(y)
+	case len(op.b) == op.width: // dense: a bias per output
 		for s := 0; s < bs; s++ {
 			row := y[s*op.width : (s+1)*op.width]
-			for i := range row {
-				row[i] += op.b[i/per]
+			act.ApplyWithBias(row, row, op.b, 0)
+		}
+	default: // conv: a bias per channel, over outH·outW values
+		per := op.width / len(op.b)
+		for s := 0; s < bs; s++ {
+			for c, bc := range op.b {
+				row := y[s*op.width+c*per : s*op.width+(c+1)*per]
+				act.ApplyWithBias(row, row, nil, bc)
 			}
 		}
 	}
-	activate(layers.Activation(n.Activation), y)
 	return y
 }
 
-// conv computes a cross-correlation with zero padding, output (C, H, W).
+// conv computes a cross-correlation with zero padding, output (C, H, W),
+// as one matrix product: the patches of every output position (im2col)
+// times the filters.
 func (op *infOp) conv(x, y []float32, bs int) {
 	n := op.node
 	inSize := n.InChannels * n.Height * n.Width
+	kk := n.InChannels * n.Kernel * n.Kernel
+	pos := op.outH * op.outW
+	if cap(op.cols) < bs*pos*kk {
+		op.cols = make([]float32, bs*pos*kk)
+		op.prod = make([]float32, bs*pos*n.OutChannels)
+	}
+	cols, prod := op.cols[:bs*pos*kk], op.prod[:bs*pos*n.OutChannels]
 	for s := 0; s < bs; s++ {
-		xs, ys := x[s*inSize:(s+1)*inSize], y[s*op.width:(s+1)*op.width]
-		for o := 0; o < n.OutChannels; o++ {
-			for oh := 0; oh < op.outH; oh++ {
-				for ow := 0; ow < op.outW; ow++ {
-					var acc float32
-					for c := 0; c < n.InChannels; c++ {
-						for kh := 0; kh < n.Kernel; kh++ {
-							ih := oh*n.Stride + kh - n.Padding
-							if ih < 0 || ih >= n.Height {
-								continue
+		xs := x[s*inSize : (s+1)*inSize]
+		for oh := 0; oh < op.outH; oh++ {
+			for ow := 0; ow < op.outW; ow++ {
+				row := cols[((s*op.outH+oh)*op.outW+ow)*kk:][:kk]
+				r := 0
+				for c := 0; c < n.InChannels; c++ {
+					for kh := 0; kh < n.Kernel; kh++ {
+						ih := oh*n.Stride + kh - n.Padding
+						for kw := 0; kw < n.Kernel; kw++ {
+							iw := ow*n.Stride + kw - n.Padding
+							if ih < 0 || ih >= n.Height || iw < 0 || iw >= n.Width {
+								row[r] = 0
+							} else {
+								row[r] = xs[(c*n.Height+ih)*n.Width+iw]
 							}
-							for kw := 0; kw < n.Kernel; kw++ {
-								iw := ow*n.Stride + kw - n.Padding
-								if iw < 0 || iw >= n.Width {
-									continue
-								}
-								acc += xs[(c*n.Height+ih)*n.Width+iw] * op.w[((o*n.InChannels+c)*n.Kernel+kh)*n.Kernel+kw]
-							}
+							r++
 						}
 					}
-					ys[(o*op.outH+oh)*op.outW+ow] = acc
 				}
 			}
 		}
 	}
-}
-
-func activate(a layers.Activation, y []float32) {
-	switch a {
-	case layers.ReLU:
-		for i, v := range y {
-			if v < 0 {
-				y[i] = 0
+	// prod (bs·pos × OutChannels) = cols · Wᵀ, W being (OutChannels × kk).
+	blas32.Gemm(blas.NoTrans, blas.Trans, 1,
+		blas32.General{Rows: bs * pos, Cols: kk, Stride: kk, Data: cols},
+		blas32.General{Rows: n.OutChannels, Cols: kk, Stride: kk, Data: op.w},
+		0, blas32.General{Rows: bs * pos, Cols: n.OutChannels, Stride: n.OutChannels, Data: prod})
+	for s := 0; s < bs; s++ {
+		ys := y[s*op.width : (s+1)*op.width]
+		for p := 0; p < pos; p++ {
+			for o, v := range prod[(s*pos+p)*n.OutChannels:][:n.OutChannels] {
+				ys[o*pos+p] = v
 			}
-		}
-	case layers.Tanh:
-		for i, v := range y {
-			y[i] = float32(math.Tanh(float64(v)))
-		}
-	case layers.Sigmoid:
-		for i, v := range y {
-			y[i] = float32(1 / (1 + math.Exp(-float64(v))))
 		}
 	}
 }

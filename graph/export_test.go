@@ -10,6 +10,9 @@ import (
 	"github.com/g2g-ml/g2g/layers"
 )
 
+// checkSamePredictions checks that the model's Predict (the inference
+// runtime over live weights) and its exported copy give the evaluation
+// graph's logits, for batch sizes below, at and above the runtime's chunk.
 func checkSamePredictions(t *testing.T, m *Model, x []float32) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "model.npz")
@@ -20,29 +23,22 @@ func checkSamePredictions(t *testing.T, m *Model, x []float32) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := m.Predict(x, 7)
+	want, err := m.predictGraph(x, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved := SparseCrossover
-	SparseCrossover = 2 // force the edge-by-edge kernel
-	sp, err := LoadInference(path)
-	SparseCrossover = saved
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, bs := range []int{1, 3, 100} {
-		for _, inf := range []*Inference{inf, sp} {
-			got, err := inf.Predict(x, bs)
+	for _, bs := range []int{1, 3, 100, 300} {
+		for name, predict := range map[string]func([]float32, int) ([]float32, error){"model": m.Predict, "exported": inf.Predict} {
+			got, err := predict(x, bs)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(got) != len(want) {
-				t.Fatalf("batch %d: %d logits, want %d", bs, len(got), len(want))
+				t.Fatalf("%s, batch %d: %d logits, want %d", name, bs, len(got), len(want))
 			}
 			for k := range got {
 				if math.Abs(float64(got[k]-want[k])) > 1e-5*(1+math.Abs(float64(want[k]))) {
-					t.Fatalf("batch %d: logit %d = %v, model gives %v", bs, k, got[k], want[k])
+					t.Fatalf("%s, batch %d: logit %d = %v, evaluation graph gives %v", name, bs, k, got[k], want[k])
 				}
 			}
 		}
@@ -126,14 +122,19 @@ func TestExportIsCompactAndChecked(t *testing.T) {
 	}
 }
 
-func TestExportedBlockModelRunsBlockKernels(t *testing.T) {
+// An exported ensemble-level model gets its ensembles back, so its sparse
+// layers find their blocks again.
+func TestExportRestoresEnsembles(t *testing.T) {
+	saved := layers.DenseBlockFill
+	layers.DenseBlockFill = 0.5 // full blocks through BLAS, as with OpenBLAS
+	defer func() { layers.DenseBlockFill = saved }()
 	g1 := mustG2G(t, layers.G2GConfig{Name: "g1", In: 16, Out: 24, Groups: 4, Density: 0.5, Sampling: layers.SampleBlocks, Activation: layers.ReLU, Seed: 1})
 	g2 := mustG2G(t, layers.G2GConfig{Name: "g2", In: 24, Out: 8, Groups: 4, Density: 0.25, Sampling: layers.SampleBlocks, Activation: layers.ReLU, Seed: 2})
 	m, err := Sequential([]int{16}, g1, g2, mustDense(t, layers.DenseConfig{Name: "out", In: 8, Out: 3, Seed: 3}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSamePredictions(t, m, toyData(9, 16, 3, 4).X)
+	checkSamePredictions(t, m, toyData(300, 16, 3, 4).X)
 	path := filepath.Join(t.TempDir(), "b.npz")
 	if err := m.Export(path); err != nil {
 		t.Fatal(err)
@@ -142,11 +143,16 @@ func TestExportedBlockModelRunsBlockKernels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// g1: each of 4 output ensembles takes 2 input ensembles → 8 of 16 blocks.
-	if got := len(inf.ops[0].blocks); got != 8 {
-		t.Fatalf("g1 runs %d blocks, want 8", got)
+	if n := g2.Freeze().Blocks(); n != 4 {
+		t.Fatalf("g2 runs %d dense blocks, want 4: the test proves nothing", n)
 	}
-	if got := len(inf.ops[1].blocks); got != 4 {
-		t.Fatalf("g2 runs %d blocks, want 4", got)
+	for k, orig := range []*layers.G2G{g1, g2} {
+		got := inf.ops[k].sparse
+		if got.Kernel() != orig.Kernel() || got.Blocks() != orig.Freeze().Blocks() {
+			t.Fatalf("%s: runs %s with %d blocks, the layer %s with %d", orig.Name(), got.Kernel(), got.Blocks(), orig.Kernel(), orig.Freeze().Blocks())
+		}
+	}
+	if inf.ops[0].chainEnd != 1 || inf.ops[2].chainEnd != -1 {
+		t.Fatalf("chains: %d, %d; want g1..g2 chained, out alone", inf.ops[0].chainEnd, inf.ops[2].chainEnd)
 	}
 }

@@ -328,6 +328,18 @@ func (m *Model) Predict(x []float32, batchSize int) ([]float32, error) {
 	if len(x)%size != 0 {
 		return nil, errors.Errorf("predict: %d input values is not a whole number of samples of %d", len(x), size)
 	}
+	// Models made of layers with inference ops (every layer g2g provides)
+	// run on the inference runtime over their live weights: sparse layers
+	// chain feature-major on the sparse kernels, without graph overhead.
+	if inf, err := m.inference(); err == nil {
+		return inf.Predict(x, batchSize)
+	}
+	return m.predictGraph(x, batchSize)
+}
+
+// predictGraph is Predict through the model's evaluation graph.
+func (m *Model) predictGraph(x []float32, batchSize int) ([]float32, error) {
+	size := m.InputSize()
 	n := len(x) / size
 	out := make([]float32, 0, n*m.classes)
 	for start := 0; start < n; start += batchSize {

@@ -593,18 +593,24 @@ func TestKernelsMatchDenseKernel(t *testing.T) {
 				if kd != layers.KernelDense {
 					t.Fatalf("asked for dense, runs %s", kd)
 				}
-				for _, k := range []layers.Kernel{layers.KernelBlocks, layers.KernelSparse} {
+				for _, variant := range []string{"blocks", "sparse", "sparse+blas"} {
+					k := layers.Kernel(strings.TrimSuffix(variant, "+blas"))
+					saved := layers.DenseBlockFill
+					if variant == "sparse+blas" {
+						layers.DenseBlockFill = 0.5 // dense blocks through BLAS
+					}
 					lk, gk, ran := run(k, rewire)
+					layers.DenseBlockFill = saved
 					if k == layers.KernelSparse && ran != k || k == layers.KernelBlocks && ran != k && spec.grouping == layers.GroupIndex {
 						t.Fatalf("asked for %s, runs %s", k, ran)
 					}
 					if math.Abs(lk-ld) > 1e-5 {
-						t.Fatalf("rewired %v: loss %v with %s kernel, %v with dense", rewire, lk, k, ld)
+						t.Fatalf("rewired %v: loss %v with %s kernel, %v with dense", rewire, lk, variant, ld)
 					}
 					for name, v := range gd {
 						for i := range v {
 							if math.Abs(float64(v[i]-gk[name][i])) > 1e-5 {
-								t.Fatalf("rewired %v: %s[%d]: %s kernel %v, dense %v", rewire, name, i, k, gk[name][i], v[i])
+								t.Fatalf("rewired %v: %s[%d]: %s kernel %v, dense %v", rewire, name, i, variant, gk[name][i], v[i])
 							}
 						}
 					}

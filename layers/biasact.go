@@ -12,6 +12,8 @@ import (
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/g2g-ml/g2g/internal/kernels"
 )
 
 // biasActOp computes y = act(z + b) for z (batch, n) and b (n) — or
@@ -114,15 +116,7 @@ func (op *biasActOp) Do(vals ...G.Value) (G.Value, error) {
 	y := op.out
 	rowsParallel(len(z)/n, n, func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
-			zr, yr := z[r*n:(r+1)*n], y[r*n:(r+1)*n]
-			if b != nil {
-				for j, v := range zr {
-					yr[j] = v + b[j]
-				}
-			} else {
-				copy(yr, zr)
-			}
-			op.act.ApplyInPlace(yr)
+			op.act.ApplyWithBias(y[r*n:(r+1)*n], z[r*n:(r+1)*n], b, 0)
 		}
 	})
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(y)), nil
@@ -146,15 +140,20 @@ func (op *biasActOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 	return G.Nodes{dz, db}, nil
 }
 
+// ApplyWithBias sets y = act(z + b), with b a vector as long as y, or the
+// scalar when b is nil. y and z may be the same slice.
+func (a Activation) ApplyWithBias(y, z, b []float32, scalar float32) {
+	kernels.BiasReLU(y, z, b, scalar, a == ReLU)
+	if a != ReLU {
+		a.ApplyInPlace(y)
+	}
+}
+
 // ApplyInPlace replaces every value of y by the activation of it.
 func (a Activation) ApplyInPlace(y []float32) {
 	switch a {
 	case ReLU:
-		for i, v := range y {
-			if v < 0 {
-				y[i] = 0
-			}
-		}
+		kernels.BiasReLU(y, y, nil, 0, true)
 	case Tanh:
 		for i, v := range y {
 			y[i] = float32(math.Tanh(float64(v)))
@@ -215,13 +214,7 @@ func (op *actGradOp) Do(vals ...G.Value) (G.Value, error) {
 		yr, dyr, dzr := y[lo:hi], dy[lo:hi], dz[lo:hi]
 		switch op.act {
 		case ReLU:
-			for i, v := range yr {
-				if v > 0 {
-					dzr[i] = dyr[i]
-				} else {
-					dzr[i] = 0
-				}
-			}
+			kernels.ReLUGrad(dzr, yr, dyr)
 		case Tanh:
 			for i, v := range yr {
 				dzr[i] = dyr[i] * (1 - v*v)

@@ -101,4 +101,3 @@ func affine(l Layer, b *Builder, x, w *G.Node, bias *Param, in int, act Activati
 	}
 	return biasAct(l, b, y, bias, act)
 }
-

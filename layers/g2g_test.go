@@ -245,3 +245,45 @@ func TestBlockSamplingTakesWholeEnsembles(t *testing.T) {
 		t.Fatalf("density 0.3 with 8 groups: %v", err)
 	}
 }
+
+// With DenseBlockFill ≤ 1 the sparse kernel sends the full intra-ensemble
+// blocks to BLAS and only the remaining edges to the edge kernels.
+func TestSparsePlanSplitsDenseBlocks(t *testing.T) {
+	saved := DenseBlockFill
+	defer func() { DenseBlockFill = saved }()
+	l, err := NewG2G(G2GConfig{Name: "g", In: 64, Out: 32, Groups: 4, Density: 0.4, Sampling: SampleExact, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetKernel(KernelSparse); err != nil {
+		t.Fatal(err)
+	}
+	DenseBlockFill = 0.5
+	l.plan.valid = false
+	p := l.kernelPlan()
+	if len(p.blocks) != 4 {
+		t.Fatalf("%d dense blocks, want the 4 intra-ensemble ones", len(p.blocks))
+	}
+	for k, b := range p.blocks {
+		if b[0]/16 != b[2]/8 || !p.full[k] {
+			t.Fatalf("block %v (full %v) is not a full intra-ensemble block", b, p.full[k])
+		}
+	}
+	intra := 4 * 16 * 8
+	if got, want := p.byOut.NNZ(), l.Mask().Active()-intra; got != want || p.byIn.NNZ() != want {
+		t.Fatalf("edge kernels get %d/%d edges, want %d (all but the intra ones)", p.byOut.NNZ(), p.byIn.NNZ(), want)
+	}
+	// Pruning an intra edge leaves the block dense enough but not full.
+	act := l.Mask().ActiveIndices()
+	if err := l.Prune(act[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if p := l.kernelPlan(); len(p.blocks) != 4 || p.full[0] {
+		t.Fatalf("after pruning: %d blocks, first full %v", len(p.blocks), p.full[0])
+	}
+	DenseBlockFill = 2
+	l.plan.valid = false
+	if p := l.kernelPlan(); len(p.blocks) != 0 || p.byOut.NNZ() != l.Mask().Active() {
+		t.Fatalf("DenseBlockFill 2: %d blocks, %d edges for the edge kernels", len(p.blocks), p.byOut.NNZ())
+	}
+}

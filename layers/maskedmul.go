@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"runtime"
+	"sync"
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
@@ -56,12 +58,9 @@ type sparseScratch struct {
 // transposes and multiplies at a time.
 const evalChunk = 256
 
-// padded rounds a batch up to a multiple of kernels.Lane.
-func padded(batch int) int { return (batch + kernels.Lane - 1) / kernels.Lane * kernels.Lane }
-
 // fit sets the batch and sizes the forward buffers (n rows of bp each).
 func (sc *sparseScratch) fit(batch, in, out int) {
-	sc.batch, sc.bp = batch, padded(batch)
+	sc.batch, sc.bp = batch, kernels.Padded(batch)
 	sc.xt = grow(sc.xt, in*sc.bp)
 	sc.yt = grow(sc.yt, out*sc.bp)
 }
@@ -100,8 +99,9 @@ func (sc *sparseScratch) gradT(dy []float32, out int) ([]float32, error) {
 }
 
 // forward computes y = x·(W⊙M) (x batch × in, y batch × out) on the sparse
-// kernels: whole for training, in chunks of evalChunk samples otherwise.
-func (sc *sparseScratch) forward(p *kernelPlan, w, x, y []float32, batch, in, out int) error {
+// kernels — dense blocks with BLAS from wm (W⊙M), the other edges from w —
+// whole for training, in chunks of evalChunk samples otherwise.
+func (sc *sparseScratch) forward(p *kernelPlan, w, wm, x, y []float32, batch, in, out int) error {
 	sc.fwd++
 	chunk := evalChunk
 	if sc.train {
@@ -113,8 +113,7 @@ func (sc *sparseScratch) forward(p *kernelPlan, w, x, y []float32, batch, in, ou
 		if err := sc.toFeatureMajor(sc.xt, x[c0*in:(c0+n)*in], in); err != nil {
 			return err
 		}
-		// At active edges W⊙M = W: the kernel reads W directly.
-		if err := kernels.Gather(p.byOut, w, sc.xt, sc.bp, sc.yt, sc.bp, sc.bp); err != nil {
+		if err := sparseProduct(p, p.byOut, w, p.liveBlocks(w, wm, out), sc.xt, sc.yt, sc.bp, out, false); err != nil {
 			return err
 		}
 		if err := kernels.Transpose(y[c0*out:(c0+n)*out], out, sc.yt, sc.bp, out, n); err != nil {
@@ -122,6 +121,87 @@ func (sc *sparseScratch) forward(p *kernelPlan, w, x, y []float32, batch, in, ou
 		}
 	}
 	return nil
+}
+
+// sparseProduct computes, feature-major with rows of bp values, the
+// product of (W⊙M)ᵀ with xt (forward: pat = byOut, one row of yt per
+// output) or, transposed, of W⊙M with xt (input gradient: pat = byIn, one
+// row of yt per input): the plan's dense blocks through BLAS — block(k)
+// returns block k's top-left entry of W⊙M onwards and its row stride —
+// then the pattern's edges, whose offsets index vals. yt has rows rows.
+func sparseProduct(p *kernelPlan, pat *kernels.Pattern, vals []float32, block func(k int) ([]float32, int), xt, yt []float32, bp, rows int, transposed bool) error {
+	if len(p.blocks) == 0 {
+		return kernels.Gather(pat, vals, xt, bp, yt, bp, bp)
+	}
+	clear(yt[:rows*bp])
+	// Blocks writing the same rows of yt run in one goroutine, in order.
+	key := 2 // output range
+	if transposed {
+		key = 0 // input range
+	}
+	forBlocks(p.blocks, key, func(k int, b [4]int) {
+		i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
+		src, ld := block(k)
+		if transposed { // dXt[i0:i1] += W⊙M[i0:i1, j0:j1] · dYt[j0:j1]
+			gemmAcc(blas.NoTrans, blas.NoTrans, i1-i0, bp, j1-j0, src, ld, xt[j0*bp:], bp, yt[i0*bp:], bp)
+		} else { // Yt[j0:j1] += W⊙M[i0:i1, j0:j1]ᵀ · Xt[i0:i1]
+			gemmAcc(blas.Trans, blas.NoTrans, j1-j0, bp, i1-i0, src, ld, xt[i0*bp:], bp, yt[j0*bp:], bp)
+		}
+	})
+	return kernels.GatherAdd(pat, vals, xt, bp, yt, bp, bp)
+}
+
+// liveBlocks returns the block function of sparseProduct for the layer's
+// live W and its masked copy wm.
+func (p *kernelPlan) liveBlocks(w, wm []float32, out int) func(k int) ([]float32, int) {
+	return func(k int) ([]float32, int) {
+		b := p.blocks[k]
+		return p.blockWeights(k, w, wm)[b[0]*out+b[2]:], out
+	}
+}
+
+// blockWeights returns the slice holding block k of W⊙M: W itself when the
+// block is full, the masked copy otherwise.
+func (p *kernelPlan) blockWeights(k int, w, wm []float32) []float32 {
+	if p.full[k] {
+		return w
+	}
+	return wm
+}
+
+// forBlocks runs f on every block, concurrently on GOMAXPROCS goroutines,
+// except that blocks with the same start b[key] (which write the same
+// rows) run on one goroutine in list order; so results do not depend on the
+// number of goroutines.
+func forBlocks(blocks [][4]int, key int, f func(k int, b [4]int)) {
+	workers := min(runtime.GOMAXPROCS(0), len(blocks))
+	if workers < 2 {
+		for k, b := range blocks {
+			f(k, b)
+		}
+		return
+	}
+	// Number the distinct keys in order of appearance; worker w takes
+	// the keys numbered w mod workers.
+	slot := map[int]int{}
+	for _, b := range blocks {
+		if _, ok := slot[b[key]]; !ok {
+			slot[b[key]] = len(slot)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for k, b := range blocks {
+				if slot[b[key]]%workers == w {
+					f(k, b)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
 }
 
 // opBase is what the three masked-product ops share: the layer, a label,
@@ -172,15 +252,19 @@ func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
 	p := l.kernelPlan()
 	switch p.kernel {
 	case KernelSparse:
-		if err := op.sc.forward(p, w, x, op.out, batch, in, out); err != nil {
+		var wm []float32
+		if len(p.blocks) > 0 {
+			wm = l.maskedWeights(p, w, m)
+		}
+		if err := op.sc.forward(p, w, wm, x, op.out, batch, in, out); err != nil {
 			return nil, errors.Wrap(err, op.String())
 		}
 	case KernelBlocks:
 		wm := l.maskedWeights(p, w, m)
 		clear(op.out)
-		for _, b := range p.blocks {
+		for k, b := range p.blocks {
 			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
-			gemmAcc(blas.NoTrans, blas.NoTrans, batch, j1-j0, i1-i0, x[i0:], in, wm[i0*out+j0:], out, op.out[j0:], out)
+			gemmAcc(blas.NoTrans, blas.NoTrans, batch, j1-j0, i1-i0, x[i0:], in, p.blockWeights(k, w, wm)[i0*out+j0:], out, op.out[j0:], out)
 		}
 	default:
 		wm := l.maskedWeights(p, w, m)
@@ -233,7 +317,9 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 		if err != nil {
 			return nil, errors.Wrap(err, op.String())
 		}
-		if err := kernels.Gather(p.byIn, w, dyt, sc.bp, sc.dxt, sc.bp, sc.bp); err != nil {
+		// The forward op of the same run left the blocks of W⊙M in the
+		// layer (the optimizer only runs after the whole backward pass).
+		if err := sparseProduct(p, p.byIn, w, p.liveBlocks(w, l.wm, out), dyt, sc.dxt, sc.bp, in, true); err != nil {
 			return nil, errors.Wrap(err, op.String())
 		}
 		if err := kernels.Transpose(op.out, in, sc.dxt, sc.bp, in, batch); err != nil {
@@ -249,9 +335,9 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 	}
 	if p.kernel == KernelBlocks {
 		clear(op.out)
-		for _, b := range p.blocks {
+		for k, b := range p.blocks {
 			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
-			gemmAcc(blas.NoTrans, blas.Trans, batch, i1-i0, j1-j0, dy[j0:], out, wm[i0*out+j0:], out, op.out[i0:], in)
+			gemmAcc(blas.NoTrans, blas.Trans, batch, i1-i0, j1-j0, dy[j0:], out, p.blockWeights(k, w, wm)[i0*out+j0:], out, op.out[i0:], in)
 		}
 	} else {
 		gemm(blas.NoTrans, blas.Trans, batch, in, out, dy, out, wm, out, op.out, in)
@@ -297,6 +383,16 @@ func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 		if err != nil {
 			return nil, errors.Wrap(err, op.String())
 		}
+		// dW[i0:i1, j0:j1] = (Xt[i0:i1] · dYt[j0:j1]ᵀ) ⊙ M; blocks are
+		// disjoint.
+		forBlocks(p.blocks, 0, func(_ int, b [4]int) {
+			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
+			gemm(blas.NoTrans, blas.Trans, i1-i0, j1-j0, sc.bp, sc.xt[i0*sc.bp:], sc.bp, dyt[j0*sc.bp:], sc.bp, op.out[i0*out+j0:], out)
+			for i := i0; i < i1; i++ {
+				row := op.out[i*out+j0 : i*out+j1]
+				kernels.Mask(row, row, m[i*out+j0:i*out+j1])
+			}
+		})
 		if err := kernels.SampledDot(p.byIn, sc.xt, sc.bp, dyt, sc.bp, sc.bp, op.out); err != nil {
 			return nil, errors.Wrap(err, op.String())
 		}
@@ -320,11 +416,7 @@ func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 	} else {
 		l.denseGrad = nil
 	}
-	for k, v := range m {
-		if v == 0 {
-			op.out[k] = 0
-		}
-	}
+	kernels.Mask(op.out, op.out, m)
 	return tensor.New(tensor.WithShape(in, out), tensor.WithBacking(op.out)), nil
 }
 
@@ -403,11 +495,11 @@ const (
 
 // SparseCrossover is the largest density at which KernelAuto chooses the
 // sparse kernels over one dense product, when they run in assembly
-// (AVX-512). Measured with graph.BenchmarkTrainStep (1024 × 1024 layers,
-// batch 256, OpenBLAS, 2 cores): a training step on the sparse kernels
-// costs about what the dense one does at density 0.5 and about 0.75x of it
-// at 0.25 — where the whole-model step, optimizer included, is far cheaper.
-var SparseCrossover = 0.4
+// (AVX-512). Measured with graph's BenchmarkTrainStep (two 1024 × 1024
+// layers, batch 256, OpenBLAS, 2 cores), per training step: sparse 16.8 ms
+// and dense 21.8 ms at density 0.25, sparse 27.7 ms and dense 22.1 ms at
+// 0.5; the lines cross near 0.35.
+var SparseCrossover = 0.35
 
 // SparseCrossoverGo is SparseCrossover for processors without AVX-512,
 // where the sparse kernels are plain Go, ten times slower per edge.
@@ -427,10 +519,26 @@ type kernelPlan struct {
 	valid   bool
 	want    Kernel
 	kernel  Kernel
-	blocks  [][4]int
-	byOut   *kernels.Pattern // rows = outputs j, columns = inputs i
-	byIn    *kernels.Pattern // rows = inputs i, columns = outputs j
+	// blocks are the ensemble blocks multiplied with BLAS: the non-empty
+	// ones for KernelBlocks, the dense ones (DenseBlockFill) for
+	// KernelSparse.
+	blocks [][4]int
+	// full[k] reports whether blocks[k] has every edge active (its weight
+	// gradient needs no masking).
+	full []bool
+	// byOut and byIn list, for KernelSparse, the active edges outside the
+	// blocks: by output (rows = outputs j, columns = inputs i) and by input.
+	byOut, byIn *kernels.Pattern
 }
+
+// DenseBlockFill is the smallest fraction of active edges at which the
+// sparse kernel multiplies an ensemble block (intra-ensemble blocks are
+// fully active by default) with one BLAS product instead of edge by edge;
+// above 1 it never does. Binaries built with -tags openblas set it to 0.5
+// (see package graph), where OpenBLAS multiplies dense blocks about twice
+// as fast per multiply-accumulate as the edge kernels; gonum's pure-Go
+// BLAS is slower than them, so the default is 2.
+var DenseBlockFill = 2.0
 
 // SetKernel chooses the kernel of the layer's products (KernelAuto by
 // default). KernelBlocks falls back to KernelDense when the ensembles are
@@ -463,11 +571,13 @@ func (l *G2G) kernelPlan() *kernelPlan {
 	}
 	*p = kernelPlan{version: m.Version(), valid: true, want: want, kernel: KernelDense}
 	g := l.cfg.Groups
+	var counts []int // active edges per block, parallel to p.blocks
 	if ib, ob := EnsembleBounds(m.InGroup), EnsembleBounds(m.OutGroup); len(ib) == g+1 && len(ob) == g+1 {
 		for gi := 0; gi < g; gi++ {
 			for gj := 0; gj < g; gj++ {
-				if blockHasEdge(m, ib[gi], ib[gi+1], ob[gj], ob[gj+1]) {
+				if n := blockEdges(m, ib[gi], ib[gi+1], ob[gj], ob[gj+1]); n > 0 {
 					p.blocks = append(p.blocks, [4]int{ib[gi], ib[gi+1], ob[gj], ob[gj+1]})
+					counts = append(counts, n)
 				}
 			}
 		}
@@ -492,20 +602,43 @@ func (l *G2G) kernelPlan() *kernelPlan {
 			p.kernel = KernelSparse
 		}
 	}
-	if p.kernel != KernelBlocks {
+	switch p.kernel {
+	case KernelDense:
 		p.blocks = nil
+	case KernelSparse:
+		// Keep the blocks dense enough for BLAS; the edge kernels take
+		// the rest.
+		var dense [][4]int
+		var n []int
+		for k, b := range p.blocks {
+			if float64(counts[k]) >= DenseBlockFill*float64((b[1]-b[0])*(b[3]-b[2])) {
+				dense = append(dense, b)
+				n = append(n, counts[k])
+			}
+		}
+		p.blocks, counts = dense, n
+		p.byOut, p.byIn = edgePatterns(m, p.blocks)
 	}
-	if p.kernel == KernelSparse {
-		p.byOut, p.byIn = edgePatterns(m)
+	p.full = make([]bool, len(p.blocks))
+	for k, b := range p.blocks {
+		p.full[k] = counts[k] == (b[1]-b[0])*(b[3]-b[2])
 	}
 	return p
 }
 
-// edgePatterns lists the mask's active edges by output unit (for the
-// forward product) and by input unit (for the input gradient and the
-// weight gradient), with offsets into W.
-func edgePatterns(m *Mask) (byOut, byIn *kernels.Pattern) {
+// edgePatterns lists the mask's active edges outside the given blocks by
+// output unit (for the forward product) and by input unit (for the input
+// gradient and the weight gradient), with offsets into W.
+func edgePatterns(m *Mask, skip [][4]int) (byOut, byIn *kernels.Pattern) {
 	in, out, d := m.In, m.Out, m.Data()
+	inBlock := func(i, j int) bool {
+		for _, b := range skip {
+			if i >= b[0] && i < b[1] && j >= b[2] && j < b[3] {
+				return true
+			}
+		}
+		return false
+	}
 	n := m.Active()
 	ptrIn := make([]int32, in+1)
 	colIn := make([]int32, 0, n)
@@ -513,7 +646,7 @@ func edgePatterns(m *Mask) (byOut, byIn *kernels.Pattern) {
 	fan := make([]int32, out+1)
 	for i := 0; i < in; i++ {
 		for j, v := range d[i*out : (i+1)*out] {
-			if v != 0 {
+			if v != 0 && (skip == nil || !inBlock(i, j)) {
 				colIn = append(colIn, int32(j))
 				offIn = append(offIn, int32(i*out+j))
 				fan[j+1]++
@@ -559,31 +692,36 @@ func EnsembleBounds(group []int) []int {
 	return append(b, len(group))
 }
 
-func blockHasEdge(m *Mask, i0, i1, j0, j1 int) bool {
-	d := m.Data()
+// blockEdges counts the active edges in [i0, i1) × [j0, j1).
+func blockEdges(m *Mask, i0, i1, j0, j1 int) int {
+	d, n := m.Data(), 0
 	for i := i0; i < i1; i++ {
 		for _, v := range d[i*m.Out+j0 : i*m.Out+j1] {
 			if v != 0 {
-				return true
+				n++
 			}
 		}
 	}
-	return false
+	return n
 }
 
-// maskedWeights writes W⊙M into the layer's buffer and returns it: only
-// the non-empty blocks for the block kernels (the others are never read),
-// everything for the dense kernel.
+// maskedWeights writes W⊙M into the layer's buffer and returns it:
+// everything for the dense kernel; for the others only the blocks that are
+// not full (blockWeights reads full blocks from W itself, where W⊙M = W),
+// the rest is never read.
 func (l *G2G) maskedWeights(p *kernelPlan, w, m []float32) []float32 {
 	l.wm = grow(l.wm, len(w))
-	if p.kernel != KernelBlocks {
+	if p.kernel == KernelDense {
 		for k, v := range w {
 			l.wm[k] = v * m[k]
 		}
 		return l.wm
 	}
 	out := l.cfg.Out
-	for _, b := range p.blocks {
+	for k, b := range p.blocks {
+		if p.full[k] {
+			continue
+		}
 		for i := b[0]; i < b[1]; i++ {
 			for k := i*out + b[2]; k < i*out+b[3]; k++ {
 				l.wm[k] = w[k] * m[k]

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,6 +61,7 @@ type options struct {
 	python       string
 	child        string
 	jsonOut      bool
+	cpuProfile   string
 }
 
 func main() {
@@ -84,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.python, "python", "/usr/bin/python3", "python interpreter for the PyTorch reference")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the measurements as JSON lines instead of a table")
 	fs.StringVar(&o.child, "child", "", "internal: measure one model in this process")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of g2g's measured training and inference to this file (one model only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,6 +101,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return json.NewEncoder(stdout).Encode(m)
 	}
 	specs := strings.Split(o.models, ",")
+	if o.cpuProfile != "" && len(specs) != 1 {
+		return errors.New("-cpuprofile needs exactly one model in -models")
+	}
 	for _, s := range specs {
 		if _, _, err := parseModel(s); err != nil {
 			return err
@@ -112,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var results []measurement
 	for _, s := range specs {
 		fmt.Fprintf(stderr, "measuring g2g %s ...\n", s)
-		m, err := child(env, self, "-child", s, "-batch", strconv.Itoa(o.batch), "-steps", strconv.Itoa(o.steps), "-threads", strconv.Itoa(o.threads))
+		m, err := child(env, self, "-child", s, "-batch", strconv.Itoa(o.batch), "-steps", strconv.Itoa(o.steps), "-threads", strconv.Itoa(o.threads), "-cpuprofile", o.cpuProfile)
 		if err != nil {
 			return errors.Wrapf(err, "g2g %s", s)
 		}
@@ -211,6 +217,17 @@ func measure(o options) (measurement, error) {
 	data := randomData(o.steps*o.batch, 2)
 	if _, err := m.Fit(warm, graph.FitConfig{Epochs: 1, BatchSize: o.batch, Optimizer: opt}); err != nil {
 		return measurement{}, err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return measurement{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return measurement{}, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

@@ -30,6 +30,18 @@ import (
 // assembly.
 const Lane = 16
 
+// Padded returns the row length the kernels run fastest at for n columns:
+// n rounded up to a multiple of Lane, or, above 64 columns, of 8·Lane (the
+// widest kernel's width) — computing a few padding columns costs less than
+// running the narrow kernels on the remainder.
+func Padded(n int) int {
+	w := Lane
+	if n > 4*Lane {
+		w = 8 * Lane
+	}
+	return (n + w - 1) / w * w
+}
+
 // accelerated is set at start-up when the assembly kernels can run.
 var accelerated bool
 

@@ -72,3 +72,9 @@ func transposeTileAsm(dst []float32, ldd int, src []float32, lds int) {
 	_ = dst[15*ldd+15]
 	transpose16(&dst[0], 4*ldd, &src[0], 4*lds)
 }
+
+//go:noescape
+func biasAct16(y, z, b *float32, n int, scalar float32, mode int)
+
+//go:noescape
+func reluGrad16(dz, y, dy *float32, n int)

@@ -447,3 +447,63 @@ TEXT ·transpose16(SB), NOSPLIT, $0-32
 	VMOVUPS Z15, (DI)
 	VZEROUPPER
 	RET
+
+// func biasAct16(y, z, b *float32, n int, scalar float32, mode int)
+// For n a multiple of 16: y[k] = z[k] + (b == nil ? scalar : b[k]), then
+// max(·, 0) when mode is 1 (ReLU).
+TEXT ·biasAct16(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ z+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS scalar+32(FP), Z2
+	MOVQ mode+40(FP), R8
+	VPXORD Z3, Z3, Z3
+	SHRQ $4, CX
+	JEQ badone
+baloop:
+	VMOVUPS (SI), Z0
+	TESTQ DX, DX
+	JEQ bascalar
+	VADDPS (DX), Z0, Z0
+	ADDQ $64, DX
+	JMP baact
+bascalar:
+	VADDPS Z2, Z0, Z0
+baact:
+	TESTQ R8, R8
+	JEQ bastore
+	VMAXPS Z0, Z3, Z0
+bastore:
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE baloop
+badone:
+	VZEROUPPER
+	RET
+
+// func reluGrad16(dz, y, dy *float32, n int)
+// For n a multiple of 16: dz[k] = dy[k] where y[k] > 0, else 0.
+TEXT ·reluGrad16(SB), NOSPLIT, $0-32
+	MOVQ dz+0(FP), DI
+	MOVQ y+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ n+24(FP), CX
+	VPXORD Z3, Z3, Z3
+	SHRQ $4, CX
+	JEQ rgdone
+rgloop:
+	VMOVUPS (SI), Z0
+	VCMPPS $14, Z3, Z0, K1
+	VMOVUPS.Z (DX), K1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNE rgloop
+rgdone:
+	VZEROUPPER
+	RET

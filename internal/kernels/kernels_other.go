@@ -13,3 +13,11 @@ func dotRowAsm(a, b []float32, ldb, cols int, col, off []int32, out []float32) {
 func transposeTileAsm(dst []float32, ldd int, src []float32, lds int) {
 	panic("kernels: no assembly on this architecture")
 }
+
+func biasAct16(y, z, b *float32, n int, scalar float32, mode int) {
+	panic("kernels: no assembly on this architecture")
+}
+
+func reluGrad16(dz, y, dy *float32, n int) {
+	panic("kernels: no assembly on this architecture")
+}

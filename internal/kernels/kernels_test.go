@@ -315,3 +315,62 @@ func BenchmarkTranspose(b *testing.B) {
 		Transpose(dst, 256, src, 1024, 256, 1024)
 	}
 }
+
+func TestPadded(t *testing.T) {
+	for n, want := range map[int]int{1: 16, 16: 16, 17: 32, 64: 64, 65: 128, 128: 128, 232: 256, 256: 256, 257: 384} {
+		if got := Padded(n); got != want {
+			t.Errorf("Padded(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+func TestBiasReLUAndGrad(t *testing.T) {
+	bothPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(5))
+		for _, n := range []int{1, 15, 16, 37, 256} {
+			z, b, dy := randSlice(rng, n), randSlice(rng, n), randSlice(rng, n)
+			z[0] = float32(math.NaN())
+			for _, relu := range []bool{false, true} {
+				for _, vec := range []bool{false, true} {
+					y := make([]float32, n)
+					bb := b
+					if !vec {
+						bb = nil
+					}
+					BiasReLU(y, z, bb, 0.25, relu)
+					for k := range y {
+						want := z[k] + 0.25
+						if vec {
+							want = z[k] + b[k]
+						}
+						if relu && want < 0 {
+							want = 0
+						}
+						if k == 0 {
+							if !math.IsNaN(float64(y[0])) {
+								t.Fatalf("n %d relu %v: NaN input gave %v", n, relu, y[0])
+							}
+							continue
+						}
+						if y[k] != want {
+							t.Fatalf("n %d relu %v vec %v: y[%d] = %v, want %v", n, relu, vec, k, y[k], want)
+						}
+					}
+				}
+			}
+			y := make([]float32, n)
+			BiasReLU(y, z, b, 0, true)
+			dz := randSlice(rng, n)
+			ReLUGrad(dz, y, dy)
+			for k := range dz {
+				want := float32(0)
+				if y[k] > 0 {
+					want = dy[k]
+				}
+				if dz[k] != want {
+					t.Fatalf("n %d: dz[%d] = %v, want %v (y %v)", n, k, dz[k], want, y[k])
+				}
+			}
+		}
+	})
+}
