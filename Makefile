@@ -14,7 +14,7 @@ train: deps
 
 test:
 	bash scripts/deps.sh test
-	go vet ./... && go vet -tags openblas ./... && go test ./...
+	go vet ./... && go vet -tags openblas ./... && go test ./... && go test -tags openblas ./graph ./layers ./callbacks
 
 bench:
 	go test -short -run '^$$' -bench . -benchmem ./...

@@ -11,6 +11,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/datasets"
+	"github.com/g2g-ml/g2g/internal/kernels"
 	"github.com/g2g-ml/g2g/layers"
 	"github.com/g2g-ml/g2g/optim"
 )
@@ -593,14 +594,18 @@ func TestKernelsMatchDenseKernel(t *testing.T) {
 				if kd != layers.KernelDense {
 					t.Fatalf("asked for dense, runs %s", kd)
 				}
-				for _, variant := range []string{"blocks", "sparse", "sparse+blas"} {
-					k := layers.Kernel(strings.TrimSuffix(variant, "+blas"))
-					saved := layers.DenseBlockFill
-					if variant == "sparse+blas" {
+				for _, variant := range []string{"blocks", "sparse", "sparse+blas", "sparse+go"} {
+					k := layers.Kernel(strings.Split(variant, "+")[0])
+					saved, asm := layers.DenseBlockFill, kernels.Accelerated()
+					switch variant {
+					case "sparse+blas":
 						layers.DenseBlockFill = 0.5 // dense blocks through BLAS
+					case "sparse+go":
+						kernels.SetAccelerated(false) // the plain Go loops
 					}
 					lk, gk, ran := run(k, rewire)
 					layers.DenseBlockFill = saved
+					kernels.SetAccelerated(asm)
 					if k == layers.KernelSparse && ran != k || k == layers.KernelBlocks && ran != k && spec.grouping == layers.GroupIndex {
 						t.Fatalf("asked for %s, runs %s", k, ran)
 					}
