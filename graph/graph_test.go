@@ -9,6 +9,8 @@ import (
 	"weak"
 
 	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/g2g-ml/g2g/datasets"
 	"github.com/g2g-ml/g2g/internal/kernels"
@@ -679,5 +681,30 @@ func TestSparsePredictInChunksMatchesDense(t *testing.T) {
 		if math.Abs(float64(sp[i]-de[i])) > 1e-5 {
 			t.Fatalf("prediction %d: sparse %v, dense %v", i, sp[i], de[i])
 		}
+	}
+}
+
+// The training graph's fused cross-entropy must equal the loss Evaluate
+// computes from the logits, and a NaN logit must give a NaN loss.
+func TestTrainingLossMatchesEvaluate(t *testing.T) {
+	m := smallModel(t, 61)
+	d := toyData(13, 6, 3, 62)
+	loss, _ := lossAndGrads(t, m, d)
+	want, _, err := m.Evaluate(d, d.Len())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(loss-want) > 1e-6*(1+want) {
+		t.Fatalf("training loss %v, Evaluate %v", loss, want)
+	}
+	op := &crossEntropyOp{}
+	z := tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{float32(math.NaN()), 1}))
+	y := tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{0, 1}))
+	v, err := op.Do(z, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := float64(*v.(*G.F32)); !math.IsNaN(l) {
+		t.Fatalf("NaN logit: loss %v", l)
 	}
 }

@@ -134,28 +134,6 @@ func newMachine(g *G.ExprGraph, opts ...G.VMOpt) G.VM {
 	return vm
 }
 
-// crossEntropy returns the mean over the batch of −Σ_c y_c·log softmax(z)_c,
-// computed through LogSoftMax for numerical stability.
-func crossEntropy(logits, onehot *G.Node) (*G.Node, error) {
-	lsm, err := G.LogSoftMax(logits)
-	if err != nil {
-		return nil, err
-	}
-	prod, err := G.HadamardProd(lsm, onehot)
-	if err != nil {
-		return nil, err
-	}
-	perSample, err := G.Sum(prod, 1)
-	if err != nil {
-		return nil, err
-	}
-	mean, err := G.Mean(perSample)
-	if err != nil {
-		return nil, err
-	}
-	return G.Neg(mean)
-}
-
 // load copies n samples into the input and, for training programs, writes
 // the one-hot targets.
 func (p *program) load(x []float32, y []int) error {

@@ -119,6 +119,7 @@ func TestBadFlags(t *testing.T) {
 		{Args: []string{"-dst", "-grow-init", "sign"}, Want: `unknown GrowInit "sign"`},
 		{Args: []string{"-hebbian", "-measure", "mi"}, Want: `unknown Measure "mi"`},
 		{Args: []string{"-hebbian-n", "0"}, Want: "-hebbian-n 0: want at least 1"},
+		{Args: []string{"-kernel", "gpu"}, Want: `-kernel "gpu": want auto, dense, blocks or sparse`},
 	}
 	fixtures.CheckFlagErrors(t, run, []string{"-data", dir, "-epochs", "1"}, cases)
 }

@@ -221,11 +221,24 @@ func BuildModel(ds *Dataset, o *Options) (*graph.Model, error) {
 		Model: o.Model, Groups: o.Groups, Grouping: layers.Grouping(o.Grouping), Density: o.Density, Intra: o.Intra,
 		Sampling: layers.Sampling(o.Sampling), Seed: o.Seed,
 	}
+	var m *graph.Model
 	if !ds.CIFAR {
-		return g2gnet.MLP(cfg)
+		m, err = g2gnet.MLP(cfg)
+	} else {
+		c := g2gnet.CIFARReference(cfg.Classes)
+		cfg.Input = c.MLPConfig.Input
+		c.MLPConfig = cfg
+		m, err = g2gnet.CIFAR(c)
 	}
-	c := g2gnet.CIFARReference(cfg.Classes)
-	cfg.Input = c.MLPConfig.Input
-	c.MLPConfig = cfg
-	return g2gnet.CIFAR(c)
+	if err != nil || o.Kernel == "" {
+		return m, err
+	}
+	for _, l := range m.Layers() {
+		if g, ok := l.(*layers.G2G); ok {
+			if err := g.SetKernel(layers.Kernel(o.Kernel)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
 }

@@ -27,6 +27,9 @@ type Options struct {
 	Groups   int     `json:"groups"`
 	Sampling string  `json:"sampling"`
 	Hidden   string  `json:"hidden"`
+	// Kernel forces the G2G layers' compute kernel (auto, dense, blocks
+	// or sparse); results agree to float32 rounding.
+	Kernel string `json:"kernel,omitempty"`
 	// Training.
 	Epochs int     `json:"-"`
 	Batch  int     `json:"batch"`
@@ -81,6 +84,7 @@ func RegisterFlags(fs *flag.FlagSet, o *Options, ds *Dataset) {
 	fs.Float64Var(&o.Density, "density", o.Density, "G2G density: fraction of edges kept, in (0, 1]")
 	fs.Float64Var(&o.Intra, "intra", o.Intra, "G2G p: probability of keeping an intra-ensemble edge, in (0, 1]")
 	fs.IntVar(&o.Groups, "groups", o.Groups, "G2G ensembles per layer side")
+	fs.StringVar(&o.Kernel, "kernel", "auto", "compute kernel of the G2G layers: auto (by density), dense, blocks or sparse")
 	fs.StringVar(&o.Sampling, "sampling", o.Sampling, "G2G mask sampling: exact (exact edge counts), bernoulli (per edge), or blocks (ensemble-level: whole blocks, block-sparse kernels)")
 	fs.StringVar(&o.Hidden, "hidden", o.Hidden, "hidden layer widths, comma-separated")
 	fs.IntVar(&o.Epochs, "epochs", o.Epochs, "training epochs (in total, when resuming)")
@@ -145,6 +149,8 @@ func (o *Options) Validate() error {
 		return errors.Errorf("-groups %d: want at least 1", o.Groups)
 	case o.Sampling != "exact" && o.Sampling != "bernoulli" && o.Sampling != "blocks":
 		return errors.Errorf("-sampling %q: want exact, bernoulli or blocks", o.Sampling)
+	case o.Kernel != "" && o.Kernel != "auto" && o.Kernel != "dense" && o.Kernel != "blocks" && o.Kernel != "sparse":
+		return errors.Errorf("-kernel %q: want auto, dense, blocks or sparse", o.Kernel)
 	case o.Epochs < 1:
 		return errors.Errorf("-epochs %d: want at least 1", o.Epochs)
 	case o.Batch < 1:
