@@ -37,3 +37,36 @@ func ExampleGroups() {
 	// index:       [0 0 0 0 1 1 1 2 2 2]
 	// mixer, odd:  [0 1 2 0 1 2 0 1 2 0]
 }
+
+// A frozen layer runs inference on samples stored feature-major — one row
+// per input unit, the samples along it — so that consecutive sparse layers
+// need no transposes.
+func ExampleG2G_Freeze() {
+	l, err := layers.NewG2G(layers.G2GConfig{Name: "h", In: 3, Out: 2, Groups: 1, Density: 1, Activation: layers.ReLU, Seed: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// W (3 × 2) = [[1, 2], [3, 4], [5, 6]] without the edge from input 1
+	// to output 0; biases 0 and -20.
+	copy(l.Weight().Data(), []float32{1, 2, 0, 4, 5, 6})
+	l.Mask().Data()[2] = 0
+	if err := l.Mask().Recount(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	copy(l.Bias().Data(), []float32{0, -20})
+	f := l.Freeze()
+	// Two samples, (1, 1, 1) and (1, 0, 2), as three rows of two.
+	xt := []float32{1, 1, 1, 0, 1, 2}
+	yt := make([]float32, 2*2)
+	if err := f.ForwardFeatureMajor(xt, yt, 2); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("output 0:", yt[:2]) // 1+5 and 1+10
+	fmt.Println("output 1:", yt[2:]) // relu(12-20) and relu(14-20)
+	// Output:
+	// output 0: [6 11]
+	// output 1: [0 0]
+}
