@@ -234,9 +234,6 @@ func (m *Model) trainStep(x []float32, y []int, opt optim.Optimizer, step int) (
 		p.reset()
 		return 0, 0, nil, errors.Wrap(err, "optimizer")
 	}
-	for _, g := range grads {
-		clear(g)
-	}
 	return loss, hits, p, nil
 }
 

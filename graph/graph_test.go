@@ -107,7 +107,6 @@ func lossAndGrads(t *testing.T, m *Model, d *datasets.Dataset) (float64, map[*la
 	out := map[*layers.Param][]float32{}
 	for i, prm := range p.params {
 		out[prm] = append([]float32(nil), grads[i]...)
-		clear(grads[i])
 	}
 	return loss, out
 }
@@ -706,5 +705,22 @@ func TestTrainingLossMatchesEvaluate(t *testing.T) {
 	}
 	if l := float64(*v.(*G.F32)); !math.IsNaN(l) {
 		t.Fatalf("NaN logit: loss %v", l)
+	}
+}
+
+// Gradients are the gradient ops' outputs, not accumulators: two runs on
+// the same batch and weights give the same gradients, with nothing cleared
+// in between.
+func TestGradientsDoNotAccumulate(t *testing.T) {
+	m := smallModel(t, 71)
+	d := toyData(10, 6, 3, 72)
+	_, g1 := lossAndGrads(t, m, d)
+	_, g2 := lossAndGrads(t, m, d)
+	for p, v := range g1 {
+		for k := range v {
+			if v[k] != g2[p][k] {
+				t.Fatalf("%s[%d]: %v, then %v", p.Name, k, v[k], g2[p][k])
+			}
+		}
 	}
 }

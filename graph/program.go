@@ -31,6 +31,10 @@ type program struct {
 	taps    []layers.Tap
 	opt     []optim.Param
 	gradBuf [][]float32
+	// gradVals receives, each run, the gradient of every parameter (in
+	// the order of params), read from the gradient nodes: no dual values,
+	// so nothing accumulates and nothing needs clearing between steps.
+	gradVals []G.Value
 }
 
 // program returns the cached program for (batch, train), compiling it on
@@ -103,10 +107,15 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 		return nil, errors.Wrap(err, "model: loss")
 	}
 	G.Read(loss, &p.loss)
-	if _, err := G.Grad(loss, p.nodes...); err != nil {
+	gradNodes, err := G.Grad(loss, p.nodes...)
+	if err != nil {
 		return nil, errors.Wrap(err, "model: gradients")
 	}
-	opts := []G.VMOpt{G.BindDualValues(p.nodes...)}
+	p.gradVals = make([]G.Value, len(gradNodes))
+	for i, g := range gradNodes {
+		G.Read(g, &p.gradVals[i])
+	}
+	var opts []G.VMOpt
 	if len(p.taps) > 0 {
 		// Backward ops may overwrite forward buffers in place. Tracing the
 		// sparse layers' inputs and outputs makes the machine copy them into
@@ -189,17 +198,14 @@ func (p *program) lossValue() (float64, error) {
 	return 0, errors.Errorf("model: loss has type %T", p.loss)
 }
 
-// grads returns the live gradient slices of the program's parameters, in a
-// slice reused across steps.
+// grads returns the gradient slices of the program's parameters from the
+// last run, in a slice reused across steps. They are the gradient ops' own
+// buffers: read them, do not keep them past the next run.
 func (p *program) grads() ([][]float32, error) {
 	if p.gradBuf == nil {
 		p.gradBuf = make([][]float32, len(p.nodes))
 	}
-	for i, n := range p.nodes {
-		g, err := n.Grad()
-		if err != nil {
-			return nil, errors.Wrapf(err, "gradient of %s", p.params[i].Name)
-		}
+	for i, g := range p.gradVals {
 		t, ok := g.(*tensor.Dense)
 		if !ok {
 			return nil, errors.Errorf("gradient of %s has type %T", p.params[i].Name, g)

@@ -56,6 +56,7 @@ type Options struct {
 	Log             string `json:"-"`
 	JSON            bool   `json:"-"`
 	Quiet           bool   `json:"-"`
+	CPUProfile      string `json:"-"`
 	Save            string `json:"-"`
 	Export          string `json:"-"`
 	CheckpointDir   string `json:"-"`
@@ -115,6 +116,7 @@ func RegisterFlags(fs *flag.FlagSet, o *Options, ds *Dataset) {
 	fs.StringVar(&o.Log, "log", o.Log, "write per-epoch metrics to this file (.csv or .jsonl)")
 	fs.BoolVar(&o.JSON, "json", o.JSON, "end with one JSON line of results on stdout")
 	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "no progress output")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the training loop to this file (go tool pprof)")
 	fs.StringVar(&o.Save, "save", o.Save, "save the final training state (weights, masks, optimizer, rewiring) to this .npz checkpoint")
 	fs.StringVar(&o.Export, "export", o.Export, "export the trained model for inference (active weights only) to this .npz file")
 	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", o.CheckpointEvery, "save a checkpoint every n epochs into -checkpoint-dir (0: none)")

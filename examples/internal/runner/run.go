@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -229,6 +230,17 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 	}
 	var hist *graph.History
 	if fit.InitialEpoch < fit.Epochs {
+		if o.CPUProfile != "" {
+			f, err := os.Create(o.CPUProfile)
+			if err != nil {
+				return nil, errors.Wrap(err, "-cpuprofile")
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return nil, errors.Wrap(err, "-cpuprofile")
+			}
+			defer pprof.StopCPUProfile()
+		}
 		if hist, err = model.Fit(train, fit); err != nil {
 			return nil, err
 		}
