@@ -36,9 +36,7 @@ func (l *G2G) Freeze() *FrozenG2G {
 	switch p.kernel {
 	case KernelDense:
 		f.wm = make([]float32, len(w))
-		for k, v := range w {
-			f.wm[k] = v * m[k]
-		}
+		kernels.Mask(f.wm, w, m)
 		return f
 	case KernelSparse:
 		n := p.byOut.NNZ()
@@ -53,11 +51,9 @@ func (l *G2G) Freeze() *FrozenG2G {
 	}
 	for _, b := range p.blocks {
 		i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
-		blk := make([]float32, 0, (i1-i0)*(j1-j0))
+		blk := make([]float32, (i1-i0)*(j1-j0))
 		for i := i0; i < i1; i++ {
-			for k := i*out + j0; k < i*out+j1; k++ {
-				blk = append(blk, w[k]*m[k])
-			}
+			kernels.Mask(blk[(i-i0)*(j1-j0):(i-i0+1)*(j1-j0)], w[i*out+j0:i*out+j1], m[i*out+j0:i*out+j1])
 		}
 		f.blocks = append(f.blocks, blk)
 	}

@@ -712,9 +712,7 @@ func blockEdges(m *Mask, i0, i1, j0, j1 int) int {
 func (l *G2G) maskedWeights(p *kernelPlan, w, m []float32) []float32 {
 	l.wm = grow(l.wm, len(w))
 	if p.kernel == KernelDense {
-		for k, v := range w {
-			l.wm[k] = v * m[k]
-		}
+		kernels.Mask(l.wm, w, m)
 		return l.wm
 	}
 	out := l.cfg.Out
@@ -723,9 +721,8 @@ func (l *G2G) maskedWeights(p *kernelPlan, w, m []float32) []float32 {
 			continue
 		}
 		for i := b[0]; i < b[1]; i++ {
-			for k := i*out + b[2]; k < i*out+b[3]; k++ {
-				l.wm[k] = w[k] * m[k]
-			}
+			lo, hi := i*out+b[2], i*out+b[3]
+			kernels.Mask(l.wm[lo:hi], w[lo:hi], m[lo:hi])
 		}
 	}
 	return l.wm
