@@ -148,6 +148,9 @@ func (k *sgdStep) update(w *float32, g float32, buf *float32) {
 	g = g*k.scale + k.wd**w
 	if k.hasMom {
 		b := k.mom**buf + g
+		if b < tinyMoment && b > -tinyMoment {
+			b = 0 // keep the decaying momentum out of subnormals (see Adam)
+		}
 		*buf = b
 		if k.nesterov {
 			g += k.mom * b
