@@ -85,6 +85,17 @@ func (sc *sparseScratch) toFeatureMajor(dst, src []float32, n int) error {
 	return nil
 }
 
+// backward prepares a backward op of this step: it checks that the forward
+// pass saw the same batch, sizes the gradient buffers and returns the
+// output gradient dy, feature-major.
+func (sc *sparseScratch) backward(dy []float32, batch, in, out int) ([]float32, error) {
+	if sc.batch != batch || !sc.train {
+		return nil, errors.Errorf("gradient of a batch of %d after a forward pass of %d", batch, sc.batch)
+	}
+	sc.fitGrad(in, out)
+	return sc.gradT(dy, out)
+}
+
 // gradT returns the output gradient dy, feature-major, transposing it
 // unless the other backward op of this step already did.
 func (sc *sparseScratch) gradT(dy []float32, out int) ([]float32, error) {
@@ -309,11 +320,7 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 	p := l.kernelPlan()
 	if p.kernel == KernelSparse {
 		sc := op.sc
-		if sc.batch != batch || !sc.train {
-			return nil, errors.Errorf("%s: gradient of a batch of %d after a forward pass of %d", op.String(), batch, sc.batch)
-		}
-		sc.fitGrad(in, out)
-		dyt, err := sc.gradT(dy, out)
+		dyt, err := sc.backward(dy, batch, in, out)
 		if err != nil {
 			return nil, errors.Wrap(err, op.String())
 		}
@@ -375,11 +382,7 @@ func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 			op.zeroed, op.version = true, p.version
 		}
 		sc := op.sc
-		if sc.batch != batch || !sc.train {
-			return nil, errors.Errorf("%s: gradient of a batch of %d after a forward pass of %d", op.String(), batch, sc.batch)
-		}
-		sc.fitGrad(in, out)
-		dyt, err := sc.gradT(dy, out)
+		dyt, err := sc.backward(dy, batch, in, out)
 		if err != nil {
 			return nil, errors.Wrap(err, op.String())
 		}

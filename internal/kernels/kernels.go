@@ -18,6 +18,8 @@
 // processors in the last bits.
 package kernels
 
+//go:generate go run asm_gen.go
+
 import (
 	"runtime"
 	"sync"
