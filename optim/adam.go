@@ -211,12 +211,15 @@ type adamStep struct {
 // these sizes √v is ten orders of magnitude below ε, so the update changes
 // by less than float32 rounding.
 const (
-	tinyGrad   = 1e-17 // |g| below this: g² is left out of v
+	tinyGrad   = 1e-17 // |g| below this: treated as 0, g² left out of v
 	tinyMoment = 1e-34 // |m| or v below this: stored as 0
 )
 
 // update applies the step to one entry.
 func (k *adamStep) update(w *float32, g float32, m, v *float32) {
+	if g < tinyGrad && g > -tinyGrad {
+		g = 0 // also keeps subnormal gradients out of the arithmetic
+	}
 	if k.cv > 0 {
 		g = clip(g, k.cv)
 	}

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +63,7 @@ type options struct {
 	child        string
 	jsonOut      bool
 	cpuProfile   string
+	repeat       int
 }
 
 func main() {
@@ -80,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.models, "models", "dense,g2g:0.5,g2g:0.25,g2g:0.125,blocks:0.5,blocks:0.25,blocks:0.125", "comma-separated models: dense, g2g:DENSITY (edge-level G2G) or blocks:DENSITY (ensemble-level G2G, block-sparse kernels)")
 	fs.IntVar(&o.batch, "batch", 256, "batch size")
+	fs.IntVar(&o.repeat, "repeat", 3, "measure every model this many times (g2g, then PyTorch) and report medians")
 	fs.IntVar(&o.steps, "steps", 40, "measured training steps per model (after 5 warm-up steps)")
 	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "threads for Go (GOMAXPROCS), OpenBLAS and PyTorch")
 	fs.BoolVar(&o.torch, "torch", true, "also run the PyTorch reference (needs python3 with torch: Debian python3-torch)")
@@ -90,8 +93,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.batch < 1 || o.steps < 1 || o.threads < 1 {
-		return errors.New("-batch, -steps and -threads must be at least 1")
+	if o.batch < 1 || o.steps < 1 || o.threads < 1 || o.repeat < 1 {
+		return errors.New("-batch, -steps, -threads and -repeat must be at least 1")
 	}
 	if o.child != "" {
 		m, err := measure(o)
@@ -115,17 +118,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	env := append(os.Environ(), "OPENBLAS_NUM_THREADS="+strconv.Itoa(o.threads), "GOMAXPROCS="+strconv.Itoa(o.threads),
 		"OMP_NUM_THREADS="+strconv.Itoa(o.threads))
-	var results []measurement
+	// Each model is measured o.repeat times, g2g then PyTorch, so that each
+	// g2g measurement has a PyTorch one taken right after it on the same
+	// machine; the table reports medians.
+	var results []pair
 	for _, s := range specs {
-		fmt.Fprintf(stderr, "measuring g2g %s ...\n", s)
-		m, err := child(env, self, "-child", s, "-batch", strconv.Itoa(o.batch), "-steps", strconv.Itoa(o.steps), "-threads", strconv.Itoa(o.threads), "-cpuprofile", o.cpuProfile)
-		if err != nil {
-			return errors.Wrapf(err, "g2g %s", s)
-		}
-		results = append(results, m)
-		if o.torch {
+		var p pair
+		for rep := 0; rep < o.repeat; rep++ {
+			fmt.Fprintf(stderr, "measuring g2g %s (%d/%d) ...\n", s, rep+1, o.repeat)
+			m, err := child(env, self, "-child", s, "-batch", strconv.Itoa(o.batch), "-steps", strconv.Itoa(o.steps), "-threads", strconv.Itoa(o.threads), "-cpuprofile", o.cpuProfile)
+			if err != nil {
+				return errors.Wrapf(err, "g2g %s", s)
+			}
+			p.g2g = append(p.g2g, m)
+			if !o.torch {
+				continue
+			}
 			model, d, _ := parseModel(s)
-			fmt.Fprintf(stderr, "measuring pytorch %s ...\n", s)
+			fmt.Fprintf(stderr, "measuring pytorch %s (%d/%d) ...\n", s, rep+1, o.repeat)
 			script := filepath.Join(sourceDir(), "torch_ref.py")
 			tm := model
 			if tm == "blocks" {
@@ -136,17 +146,43 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return errors.Wrapf(err, "pytorch %s (install Debian python3-torch, or pass -torch=false)", s)
 			}
-			results = append(results, pm)
+			p.torch = append(p.torch, pm)
 		}
+		results = append(results, p)
 	}
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
-		for _, r := range results {
-			enc.Encode(r)
+		for _, p := range results {
+			for _, r := range append(p.g2g, p.torch...) {
+				enc.Encode(r)
+			}
 		}
 		return nil
 	}
 	return table(stdout, results, o)
+}
+
+// pair holds one model's repeated measurements: g2g's, and PyTorch's taken
+// right after each (none with -torch=false).
+type pair struct{ g2g, torch []measurement }
+
+// median returns the median of f over ms.
+func median(ms []measurement, f func(measurement) float64) float64 {
+	v := make([]float64, len(ms))
+	for i, m := range ms {
+		v[i] = f(m)
+	}
+	return medianOf(v)
+}
+
+func medianOf(v []float64) float64 {
+	v = append([]float64(nil), v...)
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // sourceDir finds examples/bench relative to the working directory (go run
@@ -287,36 +323,48 @@ func randomData(n int, seed int64) *datasets.Dataset {
 	return d
 }
 
-func table(w io.Writer, rs []measurement, o options) error {
+func table(w io.Writer, rs []pair, o options) error {
 	steps := (60000 + o.batch - 1) / o.batch
-	torch := map[string]measurement{}
-	for _, r := range rs {
-		if strings.HasPrefix(r.Framework, "pytorch") {
-			torch[fmt.Sprint(r.Model == "dense", r.Density)] = r
-		}
-	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "framework\tmodel\ts/epoch\tsamples/s\tGFLOP/s\tpeak RSS MB\tallocs/step\tinfer 10k s\texported infer s\tvs PyTorch train\tvs PyTorch infer\t")
-	for _, r := range rs {
+	row := func(ms []measurement, ratios [2]string) {
+		r := ms[0]
 		name := r.Model
 		if r.Model != "dense" {
 			name = fmt.Sprintf("%s d=%g", r.Model, r.Density)
 		}
-		sps := float64(o.batch) / r.SecPerStep
-		gflops, allocs, exp, vsT, vsI := "-", "-", "-", "-", "-"
+		step := median(ms, func(m measurement) float64 { return m.SecPerStep })
+		sps := float64(o.batch) / step
+		gflops, allocs, exp := "-", "-", "-"
 		if r.MACs > 0 {
 			// Training costs about 3 passes of 2 FLOPs per active multiply-accumulate.
 			gflops = fmt.Sprintf("%.1f", 6*float64(r.MACs)*sps/1e9)
-			allocs = fmt.Sprintf("%.0f", r.Allocs)
-			exp = fmt.Sprintf("%.2f", r.ExportSec)
-			if t, ok := torch[fmt.Sprint(r.Model == "dense", r.Density)]; ok {
-				vsT = fmt.Sprintf("%.2fx", r.SecPerStep/t.SecPerStep)
-				vsI = fmt.Sprintf("%.2fx", min(r.InferSec, r.ExportSec)/t.InferSec)
-			}
+			allocs = fmt.Sprintf("%.0f", median(ms, func(m measurement) float64 { return m.Allocs }))
+			exp = fmt.Sprintf("%.2f", median(ms, func(m measurement) float64 { return m.ExportSec }))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%s\t%.0f\t%s\t%.2f\t%s\t%s\t%s\t\n", r.Framework, name,
-			r.SecPerStep*float64(steps), sps, gflops, r.PeakRSSMB, allocs, r.InferSec, exp, vsT, vsI)
+			step*float64(steps), sps, gflops, median(ms, func(m measurement) float64 { return m.PeakRSSMB }), allocs,
+			median(ms, func(m measurement) float64 { return m.InferSec }), exp, ratios[0], ratios[1])
 	}
-	fmt.Fprintf(tw, "\nbatch %d, %d measured steps, %d threads; s/epoch = s/step × %d steps of Fashion-MNIST\n", o.batch, o.steps, o.threads, steps)
+	for _, p := range rs {
+		ratios := [2]string{"-", "-"}
+		if len(p.torch) == len(p.g2g) && len(p.torch) > 0 {
+			// The median of the ratios of measurements taken one after
+			// the other: robust to the machine's speed drifting.
+			train, infer := make([]float64, len(p.g2g)), make([]float64, len(p.g2g))
+			for i := range p.g2g {
+				train[i] = p.g2g[i].SecPerStep / p.torch[i].SecPerStep
+				infer[i] = p.g2g[i].InferSec / p.torch[i].InferSec
+			}
+			ratios[0] = fmt.Sprintf("%.2fx", medianOf(train))
+			ratios[1] = fmt.Sprintf("%.2fx", medianOf(infer))
+		}
+		row(p.g2g, ratios)
+		if len(p.torch) > 0 {
+			row(p.torch, [2]string{"-", "-"})
+		}
+	}
+	fmt.Fprintf(tw, "\nbatch %d, %d measured steps, %d threads, medians of %d runs; s/epoch = s/step × %d steps of Fashion-MNIST;\n", o.batch, o.steps, o.threads, o.repeat, steps)
+	fmt.Fprintf(tw, "ratios: median over runs of g2g's time / PyTorch's measured right after it (inference: Model.Predict)\n")
 	return tw.Flush()
 }
