@@ -181,9 +181,10 @@ func (p *kernelPlan) blockWeights(k int, w, wm []float32) []float32 {
 }
 
 // forBlocks runs f on every block, concurrently on GOMAXPROCS goroutines,
-// except that blocks with the same start b[key] (which write the same
-// rows) run on one goroutine in list order; so results do not depend on the
-// number of goroutines.
+// except that blocks with the same destination range [b[key], b[key+1])
+// run on one goroutine, in list order; so results do not depend on the
+// number of goroutines. Goroutine w takes the ranges that start in the
+// w-th of equal slices of the units, which balances equal ensembles.
 func forBlocks(blocks [][4]int, key int, f func(k int, b [4]int)) {
 	workers := min(runtime.GOMAXPROCS(0), len(blocks))
 	if workers < 2 {
@@ -192,13 +193,9 @@ func forBlocks(blocks [][4]int, key int, f func(k int, b [4]int)) {
 		}
 		return
 	}
-	// Number the distinct keys in order of appearance; worker w takes
-	// the keys numbered w mod workers.
-	slot := map[int]int{}
+	units := 0
 	for _, b := range blocks {
-		if _, ok := slot[b[key]]; !ok {
-			slot[b[key]] = len(slot)
-		}
+		units = max(units, b[key+1])
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -206,7 +203,7 @@ func forBlocks(blocks [][4]int, key int, f func(k int, b [4]int)) {
 		go func(w int) {
 			defer wg.Done()
 			for k, b := range blocks {
-				if slot[b[key]]%workers == w {
+				if b[key]*workers/units == w {
 					f(k, b)
 				}
 			}
