@@ -113,7 +113,9 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 	}
 	p.gradVals = make([]G.Value, len(gradNodes))
 	for i, g := range gradNodes {
-		G.Read(g, &p.gradVals[i])
+		if _, err := G.ApplyOp(&captureOp{into: &p.gradVals[i]}, g); err != nil {
+			return nil, errors.Wrap(err, "model: gradients")
+		}
 	}
 	var opts []G.VMOpt
 	if len(p.taps) > 0 {
