@@ -3,13 +3,14 @@ package graph
 import (
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"math"
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/g2g-ml/g2g/internal/gop"
 )
 
 // crossEntropyOp is the mean over the batch of −Σ_c y_c·log softmax(z)_c
@@ -19,7 +20,7 @@ import (
 // (half of a training step's) and several passes; this computes each row
 // once, in float64, with the usual max shift for stability. A NaN or
 // infinite logit gives a NaN loss, which Fit reports.
-type crossEntropyOp struct{}
+type crossEntropyOp struct{ gop.Pure }
 
 // crossEntropy adds the mean cross-entropy of logits against one-hot
 // targets to the graph.
@@ -36,11 +37,8 @@ func (op *crossEntropyOp) Type() hm.Type {
 func (op *crossEntropyOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
 }
-func (op *crossEntropyOp) ReturnsPtr() bool      { return false }
-func (op *crossEntropyOp) CallsExtern() bool     { return false }
-func (op *crossEntropyOp) OverwritesInput() int  { return -1 }
 func (op *crossEntropyOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "crossEntropy(%p)", op) }
-func (op *crossEntropyOp) Hashcode() uint32      { return opHash(op) }
+func (op *crossEntropyOp) Hashcode() uint32      { return gop.Hash(op) }
 func (op *crossEntropyOp) String() string        { return "crossEntropy" }
 func (op *crossEntropyOp) DiffWRT(int) []bool    { return []bool{true, false} }
 
@@ -72,7 +70,10 @@ func (op *crossEntropyOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes
 
 // crossEntropyGradOp computes dz = (softmax(z) − y)·g/batch from (z, y, g),
 // into a buffer reused across steps.
-type crossEntropyGradOp struct{ out []float32 }
+type crossEntropyGradOp struct {
+	gop.Pure
+	out []float32
+}
 
 func (op *crossEntropyGradOp) Arity() int { return 3 }
 func (op *crossEntropyGradOp) Type() hm.Type {
@@ -87,11 +88,8 @@ func (op *crossEntropyGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error)
 	}
 	return s.Clone(), nil
 }
-func (op *crossEntropyGradOp) ReturnsPtr() bool      { return false }
-func (op *crossEntropyGradOp) CallsExtern() bool     { return false }
-func (op *crossEntropyGradOp) OverwritesInput() int  { return -1 }
 func (op *crossEntropyGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "crossEntropyGrad(%p)", op) }
-func (op *crossEntropyGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *crossEntropyGradOp) Hashcode() uint32      { return gop.Hash(op) }
 func (op *crossEntropyGradOp) String() string        { return "dcrossEntropy" }
 func (op *crossEntropyGradOp) DiffWRT(int) []bool    { return []bool{false, false, false} }
 func (op *crossEntropyGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
@@ -142,17 +140,18 @@ func logitsAndTargets(vals []G.Value) (z, y []float32, rows, classes int, err er
 	if len(vals) != 2 {
 		return nil, nil, 0, 0, errors.Errorf("want logits and targets, got %d inputs", len(vals))
 	}
-	zt, ok1 := vals[0].(*tensor.Dense)
-	yt, ok2 := vals[1].(*tensor.Dense)
-	if !ok1 || !ok2 {
-		return nil, nil, 0, 0, errors.Errorf("inputs are %T and %T, want dense tensors", vals[0], vals[1])
+	z, zs, err := gop.Floats(vals[0])
+	if err != nil {
+		return nil, nil, 0, 0, errors.Wrap(err, "logits")
 	}
-	z, ok1 = zt.Data().([]float32)
-	y, ok2 = yt.Data().([]float32)
-	if !ok1 || !ok2 || zt.Dims() != 2 || !zt.Shape().Eq(yt.Shape()) {
-		return nil, nil, 0, 0, errors.Errorf("logits %v and targets %v: want float32 matrices of one shape", zt.Shape(), yt.Shape())
+	y, ys, err := gop.Floats(vals[1])
+	if err != nil {
+		return nil, nil, 0, 0, errors.Wrap(err, "targets")
 	}
-	return z, y, zt.Shape()[0], zt.Shape()[1], nil
+	if len(zs) != 2 || !zs.Eq(ys) {
+		return nil, nil, 0, 0, errors.Errorf("logits %v and targets %v: want matrices of one shape", zs, ys)
+	}
+	return z, y, zs[0], zs[1], nil
 }
 
 func scalarOf(v G.Value) (float64, error) {
@@ -170,16 +169,13 @@ func scalarOf(v G.Value) (float64, error) {
 	return 0, errors.Errorf("gradient is %T, want a float32 scalar", v)
 }
 
-func opHash(op interface{ WriteHash(hash.Hash) }) uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
-}
-
 // captureOp records its input's value without copying it (gorgonia's Read
 // copies every gradient, 12 MB per step for the reference model) and
 // passes it through; nothing reads its output.
-type captureOp struct{ into *G.Value }
+type captureOp struct {
+	gop.Pure
+	into *G.Value
+}
 
 func (op *captureOp) Arity() int { return 1 }
 func (op *captureOp) Type() hm.Type {
@@ -193,11 +189,8 @@ func (op *captureOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return s.Clone(), nil
 }
-func (op *captureOp) ReturnsPtr() bool      { return false }
-func (op *captureOp) CallsExtern() bool     { return false }
-func (op *captureOp) OverwritesInput() int  { return -1 }
 func (op *captureOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capture(%p)", op) }
-func (op *captureOp) Hashcode() uint32      { return opHash(op) }
+func (op *captureOp) Hashcode() uint32      { return gop.Hash(op) }
 func (op *captureOp) String() string        { return "capture" }
 func (op *captureOp) DiffWRT(int) []bool    { return []bool{false} }
 func (op *captureOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {

@@ -3,7 +3,6 @@ package layers
 import (
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"math"
 	"runtime"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/g2g-ml/g2g/internal/gop"
 	"github.com/g2g-ml/g2g/internal/kernels"
 )
 
@@ -23,6 +23,7 @@ import (
 // instead cost a broadcast copy of b, a comparison tensor, a product and
 // their gradients: about a third of a sparse model's training step.
 type biasActOp struct {
+	gop.Pure
 	act   Activation
 	bias  bool
 	label string
@@ -79,11 +80,8 @@ func (op *biasActOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return s.Clone(), nil
 }
 
-func (op *biasActOp) ReturnsPtr() bool      { return false }
-func (op *biasActOp) CallsExtern() bool     { return false }
-func (op *biasActOp) OverwritesInput() int  { return -1 }
 func (op *biasActOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "biasAct(%p)", op) }
-func (op *biasActOp) Hashcode() uint32      { return hashOf(op) }
+func (op *biasActOp) Hashcode() uint32      { return gop.Hash(op) }
 func (op *biasActOp) String() string        { return fmt.Sprintf("%s(·+b)[%s]", op.act, op.label) }
 
 func (op *biasActOp) DiffWRT(n int) []bool {
@@ -98,14 +96,14 @@ func (op *biasActOp) Do(vals ...G.Value) (G.Value, error) {
 	if len(vals) != op.Arity() {
 		return nil, errors.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(vals))
 	}
-	z, shape, err := floats(vals[0])
+	z, shape, err := gop.Floats(vals[0])
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
 	n := shape[1]
 	var b []float32
 	if op.bias {
-		if b, _, err = floats(vals[1]); err != nil {
+		if b, _, err = gop.Floats(vals[1]); err != nil {
 			return nil, errors.Wrap(err, op.String())
 		}
 		if len(b) != n {
@@ -167,6 +165,7 @@ func (a Activation) ApplyInPlace(y []float32) {
 
 // actGradOp computes dz = dy ⊙ act′(z) from (y, dy), y = act(z).
 type actGradOp struct {
+	gop.Pure
 	act   Activation
 	label string
 	out   []float32
@@ -184,22 +183,19 @@ func (op *actGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return s.Clone(), nil
 }
-func (op *actGradOp) ReturnsPtr() bool      { return false }
-func (op *actGradOp) CallsExtern() bool     { return false }
-func (op *actGradOp) OverwritesInput() int  { return -1 }
 func (op *actGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "actGrad(%p)", op) }
-func (op *actGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *actGradOp) Hashcode() uint32      { return gop.Hash(op) }
 func (op *actGradOp) String() string        { return fmt.Sprintf("d%s[%s]", op.act, op.label) }
 
 func (op *actGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if len(vals) != 2 {
 		return nil, errors.Errorf("%v: want 2 inputs, got %d", op, len(vals))
 	}
-	y, shape, err := floats(vals[0])
+	y, shape, err := gop.Floats(vals[0])
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
-	dy, _, err := floats(vals[1])
+	dy, _, err := gop.Floats(vals[1])
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
@@ -232,6 +228,7 @@ func (op *actGradOp) Do(vals ...G.Value) (G.Value, error) {
 
 // colSumOp sums a (batch, n) matrix over its rows: the bias gradient.
 type colSumOp struct {
+	gop.Pure
 	label string
 	out   []float32
 }
@@ -248,11 +245,8 @@ func (op *colSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{s[1]}, nil
 }
-func (op *colSumOp) ReturnsPtr() bool      { return false }
-func (op *colSumOp) CallsExtern() bool     { return false }
-func (op *colSumOp) OverwritesInput() int  { return -1 }
 func (op *colSumOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "colSum(%p)", op) }
-func (op *colSumOp) Hashcode() uint32      { return hashOf(op) }
+func (op *colSumOp) Hashcode() uint32      { return gop.Hash(op) }
 func (op *colSumOp) String() string        { return "Σrows[" + op.label + "]" }
 func (op *colSumOp) DiffWRT(int) []bool    { return []bool{false} }
 func (op *colSumOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
@@ -263,7 +257,7 @@ func (op *colSumOp) Do(vals ...G.Value) (G.Value, error) {
 	if len(vals) != 1 {
 		return nil, errors.Errorf("%v: want 1 input, got %d", op, len(vals))
 	}
-	d, shape, err := floats(vals[0])
+	d, shape, err := gop.Floats(vals[0])
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
@@ -276,25 +270,6 @@ func (op *colSumOp) Do(vals ...G.Value) (G.Value, error) {
 		}
 	}
 	return tensor.New(tensor.WithShape(n), tensor.WithBacking(op.out)), nil
-}
-
-// floats returns a value's float32 data and shape.
-func floats(v G.Value) ([]float32, tensor.Shape, error) {
-	t, ok := v.(*tensor.Dense)
-	if !ok {
-		return nil, nil, errors.Errorf("input is %T, want a dense tensor", v)
-	}
-	d, ok := t.Data().([]float32)
-	if !ok {
-		return nil, nil, errors.Errorf("input is %v, want float32", t.Dtype())
-	}
-	return d, t.Shape(), nil
-}
-
-func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
 }
 
 // rowsParallel runs f on row ranges of a rows × n matrix, split between

@@ -3,18 +3,18 @@ package layers
 import (
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"runtime"
 	"sync"
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
-
-	"github.com/g2g-ml/g2g/internal/kernels"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/g2g-ml/g2g/internal/gop"
+	"github.com/g2g-ml/g2g/internal/kernels"
 )
 
 // maskedMul is a gorgonia op computing y = x·(W⊙M) for x (batch, in), W and
@@ -216,6 +216,7 @@ func forBlocks(blocks [][4]int, key int, f func(k int, b [4]int)) {
 // and which input dimensions give the output shape (rows of input a along
 // axis ra, columns of input b along axis rb).
 type opBase struct {
+	gop.Pure
 	layer        *G2G
 	label        string
 	a, ra, b, rb int
@@ -232,18 +233,10 @@ func (op *opBase) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return matShape(in, op.a, op.ra, op.b, op.rb)
 }
 
-func (op *opBase) ReturnsPtr() bool     { return false }
-func (op *opBase) CallsExtern() bool    { return false }
-func (op *opBase) OverwritesInput() int { return -1 }
-
 // WriteHash makes every op instance distinct: each owns output buffers.
 func (op *opBase) WriteHash(h hash.Hash) { fmt.Fprintf(h, "%s(%p)", op.label, op) }
 
-func (op *opBase) Hashcode() uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
-}
+func (op *opBase) Hashcode() uint32 { return gop.Hash(op) }
 
 func (op *opBase) String() string { return op.label + "[" + op.layer.Name() + "]" }
 
@@ -439,12 +432,8 @@ func three(vals []G.Value) (a, b, c []float32, err error) {
 	}
 	var out [3][]float32
 	for i, v := range vals {
-		t, ok := v.(*tensor.Dense)
-		if !ok {
-			return nil, nil, nil, errors.Errorf("input %d is %T, want a dense tensor", i, v)
-		}
-		if out[i], ok = t.Data().([]float32); !ok {
-			return nil, nil, nil, errors.Errorf("input %d is %v, want float32", i, t.Dtype())
+		if out[i], _, err = gop.Floats(v); err != nil {
+			return nil, nil, nil, errors.Wrapf(err, "input %d", i)
 		}
 	}
 	return out[0], out[1], out[2], nil
@@ -461,6 +450,18 @@ func grow(buf []float32, n int) []float32 {
 // the view's first element; lda, ldb and ldc are the full matrices' row
 // strides).
 func gemmAcc(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	product(ta, tb, m, n, k, a, lda, b, ldb, 1, c, ldc)
+}
+
+// gemm computes c = op(a)·op(b) on row-major views, c being m × n and the
+// inner dimension k.
+func gemm(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	product(ta, tb, m, n, k, a, lda, b, ldb, 0, c, ldc)
+}
+
+// product computes c = op(a)·op(b) + beta·c, trimming each view to the
+// entries the product reads.
+func product(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	ar, ac := m, k
 	if ta == blas.Trans {
 		ar, ac = k, m
@@ -472,7 +473,7 @@ func gemmAcc(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float
 	blas32.Gemm(ta, tb, 1,
 		blas32.General{Rows: ar, Cols: ac, Stride: lda, Data: a[:(ar-1)*lda+ac]},
 		blas32.General{Rows: br, Cols: bc, Stride: ldb, Data: b[:(br-1)*ldb+bc]},
-		1, blas32.General{Rows: m, Cols: n, Stride: ldc, Data: c[:(m-1)*ldc+n]})
+		beta, blas32.General{Rows: m, Cols: n, Stride: ldc, Data: c[:(m-1)*ldc+n]})
 }
 
 // Kernel names the compute kernel behind a G2G layer's products.
@@ -726,21 +727,4 @@ func (l *G2G) maskedWeights(p *kernelPlan, w, m []float32) []float32 {
 		}
 	}
 	return l.wm
-}
-
-// gemm computes c = op(a)·op(b) for row-major float32 matrices, c being
-// m × n and the inner dimension k.
-func gemm(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	ar, ac := m, k
-	if ta == blas.Trans {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if tb == blas.Trans {
-		br, bc = n, k
-	}
-	blas32.Gemm(ta, tb, 1,
-		blas32.General{Rows: ar, Cols: ac, Stride: lda, Data: a},
-		blas32.General{Rows: br, Cols: bc, Stride: ldb, Data: b},
-		0, blas32.General{Rows: m, Cols: n, Stride: ldc, Data: c})
 }
