@@ -1,10 +1,10 @@
 package graph
 
 import (
-	"runtime"
-	"sync"
-
 	"gonum.org/v1/gonum/blas"
+	"runtime"
+
+	"github.com/g2g-ml/g2g/internal/kernels"
 )
 
 // blasBackend names the BLAS implementation gorgonia uses for matrix
@@ -40,29 +40,19 @@ func parallelGemm(gemm sgemmFunc, tA, tB blas.Transpose, m, n, k int, alpha floa
 	if byRows {
 		total = m
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := total*w/workers, total*(w+1)/workers
-		if lo == hi {
-			continue
+	kernels.ParallelFor(total, func(lo, hi int) {
+		if byRows {
+			ao := lo * lda // row lo of A
+			if tA == blas.Trans {
+				ao = lo // column lo of the stored Aᵀ
+			}
+			gemm(tA, tB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+			return
 		}
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			if byRows {
-				ao := lo * lda // row lo of A
-				if tA == blas.Trans {
-					ao = lo // column lo of the stored Aᵀ
-				}
-				gemm(tA, tB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-				return
-			}
-			bo := lo // column lo of B
-			if tB == blas.Trans {
-				bo = lo * ldb // row lo of the stored Bᵀ
-			}
-			gemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
-		}(lo, hi)
-	}
-	wg.Wait()
+		bo := lo // column lo of B
+		if tB == blas.Trans {
+			bo = lo * ldb // row lo of the stored Bᵀ
+		}
+		gemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
+	})
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"hash"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
@@ -273,23 +271,12 @@ func (op *colSumOp) Do(vals ...G.Value) (G.Value, error) {
 }
 
 // rowsParallel runs f on row ranges of a rows × n matrix, split between
-// GOMAXPROCS goroutines when it is large. Rows are independent, so the
-// split changes no result.
+// goroutines when it is large. Rows are independent, so the split changes
+// no result.
 func rowsParallel(rows, n int, f func(r0, r1 int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers < 2 || rows < 2 || rows*n < 1<<16 {
+	if rows*n < 1<<16 {
 		f(0, rows)
 		return
 	}
-	workers = min(workers, rows)
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func(r0, r1 int) {
-			defer wg.Done()
-			f(r0, r1)
-		}(rows*w/workers, rows*(w+1)/workers)
-	}
-	f(0, rows/workers)
-	wg.Wait()
+	kernels.ParallelFor(rows, f)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash"
 	"runtime"
-	"sync"
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
@@ -197,19 +196,15 @@ func forBlocks(blocks [][4]int, key int, f func(k int, b [4]int)) {
 	for _, b := range blocks {
 		units = max(units, b[key+1])
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
+	kernels.ParallelFor(workers, func(lo, hi int) {
+		for w := lo; w < hi; w++ {
 			for k, b := range blocks {
 				if b[key]*workers/units == w {
 					f(k, b)
 				}
 			}
-		}(w)
-	}
-	wg.Wait()
+		}
+	})
 }
 
 // opBase is what the three masked-product ops share: the layer, a label,

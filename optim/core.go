@@ -54,7 +54,9 @@ func (c *core) spans(p *Param, st *paramState, u spanUpdater) {
 }
 
 // parallelSpans runs u on workers pieces of [0, n) (kept out of spans, so
-// that the small-parameter path allocates nothing).
+// that the small-parameter path allocates nothing). It does not use
+// kernels.ParallelFor: passing a closure there would allocate on every
+// Step, and TestStepDoesNotAllocate holds the optimizers to zero.
 func parallelSpans(n int, idx []int32, workers int, u spanUpdater) {
 	var wg sync.WaitGroup
 	for w := 1; w < workers; w++ {

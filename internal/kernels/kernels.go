@@ -247,17 +247,7 @@ func (p *Pattern) parallel(f func(r0, r1 int)) {
 		f(0, p.Rows())
 		return
 	}
-	bounds := p.split(workers)
-	var wg sync.WaitGroup
-	for w := 1; w < len(bounds)-1; w++ {
-		wg.Add(1)
-		go func(r0, r1 int) {
-			defer wg.Done()
-			f(r0, r1)
-		}(bounds[w], bounds[w+1])
-	}
-	f(bounds[0], bounds[1])
-	wg.Wait()
+	ParallelRanges(p.split(workers), f)
 }
 
 var splitMu sync.Mutex
@@ -320,22 +310,11 @@ func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) error
 			}
 		}
 	}
-	workers := runtime.GOMAXPROCS(0)
-	if workers <= 1 || rows*cols < 1<<14 {
+	if rows*cols < 1<<14 {
 		run(0, cols)
 		return nil
 	}
-	var wg sync.WaitGroup
-	chunk := (cols + workers - 1) / workers
-	chunk = (chunk + tile - 1) / tile * tile
-	for c0 := chunk; c0 < cols; c0 += chunk {
-		wg.Add(1)
-		go func(c0, c1 int) {
-			defer wg.Done()
-			run(c0, c1)
-		}(c0, min(c0+chunk, cols))
-	}
-	run(0, min(chunk, cols))
-	wg.Wait()
+	tiles := (cols + tile - 1) / tile // split by whole column tiles
+	ParallelFor(tiles, func(lo, hi int) { run(lo*tile, min(hi*tile, cols)) })
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"runtime"
+	"sync/atomic"
 	"testing"
 )
 
@@ -373,4 +375,26 @@ func TestBiasReLUAndGrad(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ParallelFor must hand every index of [0, n) to exactly one call, whatever
+// the number of processors.
+func TestParallelForCoversEachIndexOnce(t *testing.T) {
+	for _, procs := range []int{1, 2, 3} {
+		prev := runtime.GOMAXPROCS(procs)
+		for _, n := range []int{0, 1, 2, 7, 100} {
+			seen := make([]int32, n)
+			ParallelFor(n, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					atomic.AddInt32(&seen[i], 1)
+				}
+			})
+			for i, c := range seen {
+				if c != 1 {
+					t.Fatalf("GOMAXPROCS %d, n %d: index %d visited %d times", procs, n, i, c)
+				}
+			}
+		}
+		runtime.GOMAXPROCS(prev)
+	}
 }
