@@ -16,11 +16,16 @@ func ParallelFor(n int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	bounds := make([]int, workers+1)
-	for w := range bounds {
-		bounds[w] = n * w / workers
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(lo, hi)
+		}(n*w/workers, n*(w+1)/workers)
 	}
-	ParallelRanges(bounds, f)
+	f(0, n/workers)
+	wg.Wait()
 }
 
 // ParallelRanges runs f on every range [b[i], b[i+1]) concurrently, the
