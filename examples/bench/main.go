@@ -33,8 +33,8 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/datasets"
-	"github.com/g2g-ml/g2g/graph/g2gnet"
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/graph/g2gnet"
 	"github.com/g2g-ml/g2g/layers"
 	"github.com/g2g-ml/g2g/optim"
 )

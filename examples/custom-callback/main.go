@@ -28,8 +28,8 @@ import (
 
 	"github.com/g2g-ml/g2g/callbacks"
 	"github.com/g2g-ml/g2g/datasets"
-	"github.com/g2g-ml/g2g/graph/g2gnet"
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/graph/g2gnet"
 	"github.com/g2g-ml/g2g/optim"
 )
 
