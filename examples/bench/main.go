@@ -234,12 +234,12 @@ func measure(o options) (measurement, error) {
 	}
 	runtime.GOMAXPROCS(o.threads)
 	cfg := g2gnet.Reference()
-	cfg.Model, cfg.Density = model, density
+	cfg.Density = density
 	if model == "blocks" {
-		cfg.Model, cfg.Sampling = "g2g", layers.SampleBlocks
+		cfg.Sampling = layers.SampleBlocks
 	}
 	if density == 1 {
-		cfg.Model = "dense"
+		cfg.Model = g2gnet.Dense
 	}
 	m, err := g2gnet.MLP(cfg)
 	if err != nil {
