@@ -88,17 +88,28 @@ type meta struct {
 
 // Capture returns the training state at the end of the epoch c describes:
 // completed epochs, steps, the optimizer's state and the state of every
-// Stateful callback of the run. Call it from OnEpochEnd.
+// Stateful callback of the run. Call it from OnEpochEnd; it is
+// CaptureState(c.Optimizer, c.Callbacks, c.Epoch, c.Step, c.Logs).
 func Capture(c *Context) (TrainingState, error) {
-	st := TrainingState{Epoch: c.Epoch + 1, Step: c.Step, Metrics: map[string]float64{}}
-	for k, v := range c.Logs {
+	return CaptureState(c.Optimizer, c.Callbacks, c.Epoch, c.Step, c.Logs)
+}
+
+// CaptureState returns the training state after epoch (0-based) has
+// completed with step optimizer steps taken: Epoch is epoch+1, Step is
+// step, Metrics a copy of logs, the state of opt (when not nil) and of
+// every Stateful callback among cbs. It needs no running Fit: call it after
+// Fit returns, for example, to save a final checkpoint with
+// Model.SaveCheckpoint (which adds the model's parameters and masks).
+func CaptureState(opt optim.Optimizer, cbs []Callback, epoch, step int, logs map[string]float64) (TrainingState, error) {
+	st := TrainingState{Epoch: epoch + 1, Step: step, Metrics: map[string]float64{}}
+	for k, v := range logs {
 		st.Metrics[k] = v
 	}
-	if c.Optimizer != nil {
-		os := c.Optimizer.State()
+	if opt != nil {
+		os := opt.State()
 		st.Optimizer = &os
 	}
-	for _, cb := range c.Callbacks {
+	for _, cb := range cbs {
 		s, ok := cb.(Stateful)
 		if !ok {
 			continue
@@ -203,20 +214,9 @@ func (m *Model) LoadCheckpoint(path string) (TrainingState, error) {
 	fail := func(format string, args ...interface{}) (TrainingState, error) {
 		return TrainingState{}, errors.Errorf("checkpoint %s: %s", path, fmt.Sprintf(format, args...))
 	}
-	arrays, err := npz.Read(path)
+	arrays, md, err := readCheckpoint(path)
 	if err != nil {
-		return TrainingState{}, errors.Wrap(err, "checkpoint")
-	}
-	raw, ok := arrays[metaName]
-	if !ok {
-		return fail("no %s entry: not a g2g checkpoint", metaName)
-	}
-	var md meta
-	if err := json.Unmarshal(raw.Data, &md); err != nil {
-		return fail("metadata is not valid JSON: %v", err)
-	}
-	if md.Format != checkpointFormat || md.Version != checkpointVersion {
-		return fail("format %q version %d, want %q version %d", md.Format, md.Version, checkpointFormat, checkpointVersion)
+		return TrainingState{}, err
 	}
 	for name, a := range arrays {
 		if name == metaName {

@@ -288,31 +288,8 @@ func (m *Model) Evaluate(d *datasets.Dataset, batchSize int) (loss, acc float64,
 	if err != nil {
 		return 0, 0, errors.Wrap(err, "evaluate")
 	}
-	c := m.classes
-	var sum float64
-	correct := 0
-	for i, y := range d.Y {
-		row := logits[i*c : (i+1)*c]
-		sum -= logSoftmaxAt(row, y)
-		if argmax(row) == y {
-			correct++
-		}
-	}
-	n := float64(d.Len())
-	return sum / n, float64(correct) / n, nil
-}
-
-// logSoftmaxAt returns log softmax(row)[k], computed stably in float64.
-func logSoftmaxAt(row []float32, k int) float64 {
-	mx := math.Inf(-1)
-	for _, v := range row {
-		mx = math.Max(mx, float64(v))
-	}
-	var s float64
-	for _, v := range row {
-		s += math.Exp(float64(v) - mx)
-	}
-	return float64(row[k]) - mx - math.Log(s)
+	loss, acc = scoreLogits(logits, d.Y, m.classes)
+	return loss, acc, nil
 }
 
 // Predict returns the logits (n × Classes, row-major) for the samples in x,

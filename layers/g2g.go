@@ -115,8 +115,8 @@ func NewG2G(cfg G2GConfig) (*G2G, error) {
 	if cfg.Sampling == "" {
 		cfg.Sampling = SampleBernoulli
 	}
-	if cfg.Sampling != SampleBernoulli && cfg.Sampling != SampleExact && cfg.Sampling != SampleBlocks {
-		return fail("unknown Sampling %q (want bernoulli, exact or blocks)", cfg.Sampling)
+	if _, err := ParseSampling(string(cfg.Sampling)); err != nil {
+		return fail("%v", err)
 	}
 	if cfg.Sampling == SampleBlocks {
 		if cfg.Density == 0 || cfg.Intra != 1 {

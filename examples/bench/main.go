@@ -33,8 +33,8 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/datasets"
-	"github.com/g2g-ml/g2g/examples/internal/g2gnet"
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/graph/g2gnet"
 	"github.com/g2g-ml/g2g/layers"
 	"github.com/g2g-ml/g2g/optim"
 )
@@ -234,12 +234,12 @@ func measure(o options) (measurement, error) {
 	}
 	runtime.GOMAXPROCS(o.threads)
 	cfg := g2gnet.Reference()
-	cfg.Model, cfg.Density = model, density
+	cfg.Density = density
 	if model == "blocks" {
-		cfg.Model, cfg.Sampling = "g2g", layers.SampleBlocks
+		cfg.Sampling = layers.SampleBlocks
 	}
 	if density == 1 {
-		cfg.Model = "dense"
+		cfg.Model = g2gnet.Dense
 	}
 	m, err := g2gnet.MLP(cfg)
 	if err != nil {

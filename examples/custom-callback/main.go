@@ -1,6 +1,8 @@
 // Command custom-callback shows how to write a rewiring rule of your own as
 // a callback and plug it into training: the G2GNet Fashion-MNIST model
-// (design.md §5) trained with DeadInputRewiring, defined below.
+// (graph/g2gnet, docs/design.md §5) trained with DeadInputRewiring, defined
+// below. It uses only the framework's public packages, so it can be copied
+// out of this repository as the start of a program of your own.
 //
 // The rule: an input unit that (almost) never fires during an epoch (a
 // border pixel that is nearly always 0, a hidden ReLU unit that is dead)
@@ -28,8 +30,8 @@ import (
 
 	"github.com/g2g-ml/g2g/callbacks"
 	"github.com/g2g-ml/g2g/datasets"
-	"github.com/g2g-ml/g2g/examples/internal/g2gnet"
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/graph/g2gnet"
 	"github.com/g2g-ml/g2g/optim"
 )
 

@@ -103,7 +103,7 @@ func TestBadFlags(t *testing.T) {
 		{Args: []string{"-density", "1.5"}, Want: "-density 1.5"},
 		{Args: []string{"-groups", "2000"}, Want: "Groups (2000) larger than the layer width"},
 		{Args: []string{"-groups", "0"}, Want: "-groups 0"},
-		{Args: []string{"-model", "cnn"}, Want: "-model \"cnn\""},
+		{Args: []string{"-model", "cnn"}, Want: `invalid value "cnn" for flag -model: unknown model "cnn" (want dense or g2g)`},
 		{Args: []string{"-grouping", "blocks"}, Want: "unknown grouping"},
 		{Args: []string{"-data", filepath.Join(dir, "missing")}, Want: "missing"},
 		{Args: []string{"-epochs", "-1"}, Want: "-epochs -1"},
@@ -113,13 +113,17 @@ func TestBadFlags(t *testing.T) {
 		{Args: []string{"-dst", "-hebbian"}, Want: "-dst and -hebbian both rewire"},
 		{Args: []string{"-dst", "-model", "dense"}, Want: "-dst and -hebbian need -model g2g"},
 		{Args: []string{"-dst", "-prune", "gradient"}, Want: "gradient is a regrowth criterion only"},
-		{Args: []string{"-dst", "-regrow", "best"}, Want: `unknown Regrow "best"`},
+		{Args: []string{"-dst", "-regrow", "best"}, Want: `invalid value "best" for flag -regrow: unknown criterion "best" (want magnitude, random, gradient or hebbian)`},
+		{Args: []string{"-prune", "best"}, Want: `invalid value "best" for flag -prune: unknown criterion "best"`},
+		{Args: []string{"-sampling", "poisson"}, Want: `invalid value "poisson" for flag -sampling: unknown sampling "poisson" (want bernoulli, exact or blocks)`},
+		{Args: []string{"-grouping", ""}, Want: `invalid value "" for flag -grouping: unknown grouping ""`},
 		{Args: []string{"-dst", "-anneal", "exp"}, Want: `unknown Anneal "exp"`},
 		{Args: []string{"-dst", "-scope", "all"}, Want: `unknown Scope "all"`},
 		{Args: []string{"-dst", "-grow-init", "sign"}, Want: `unknown GrowInit "sign"`},
 		{Args: []string{"-hebbian", "-measure", "mi"}, Want: `unknown Measure "mi"`},
 		{Args: []string{"-hebbian-n", "0"}, Want: "-hebbian-n 0: want at least 1"},
-		{Args: []string{"-kernel", "gpu"}, Want: `-kernel "gpu": want auto, dense, blocks or sparse`},
+		{Args: []string{"-kernel", "gpu"}, Want: `invalid value "gpu" for flag -kernel: unknown kernel "gpu" (want auto, dense, blocks or sparse)`},
+		{Args: []string{"-lr", "+Inf"}, Want: "-lr +Inf: optim: Adam: LR must be > 0 and finite, got +Inf"},
 	}
 	fixtures.CheckFlagErrors(t, run, []string{"-data", dir, "-epochs", "1"}, cases)
 }

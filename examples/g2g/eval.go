@@ -5,15 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
+	"os"
 	"strings"
 
 	"github.com/pkg/errors"
 
-	"github.com/g2g-ml/g2g/datasets"
 	"github.com/g2g-ml/g2g/examples/internal/runner"
 	"github.com/g2g-ml/g2g/graph"
-	"github.com/g2g-ml/g2g/internal/npz"
 )
 
 // evalFlags are the runner flags g2g eval offers: those that shape the
@@ -49,25 +47,21 @@ func flagArg(args []string, name string) string {
 // checkpointConfig returns the dataset name and the runner configuration a
 // checkpoint was saved with (both empty if it holds none).
 func checkpointConfig(path string) (string, json.RawMessage, error) {
-	arrays, err := npz.Read(path)
+	info, err := graph.ReadCheckpointInfo(path)
 	if err != nil {
+		if _, statErr := os.Stat(path); statErr == nil {
+			return "", nil, errors.Errorf("-checkpoint: %v (for an exported model use -exported)", err)
+		}
 		return "", nil, errors.Wrap(err, "-checkpoint")
 	}
-	raw, ok := arrays["g2g_meta"]
-	if !ok {
-		return "", nil, errors.Errorf("-checkpoint %s: not a g2g checkpoint (no g2g_meta entry; for an exported model use -exported)", path)
-	}
-	var meta struct {
-		Config json.RawMessage `json:"config"`
-	}
-	if err := json.Unmarshal(raw.Data, &meta); err != nil || len(meta.Config) == 0 {
+	if len(info.Config) == 0 {
 		return "", nil, nil
 	}
 	var cfg struct {
 		Dataset string `json:"dataset"`
 	}
-	json.Unmarshal(meta.Config, &cfg)
-	return cfg.Dataset, meta.Config, nil
+	json.Unmarshal(info.Config, &cfg) // an unreadable config is reported when eval reads the options from it
+	return cfg.Dataset, info.Config, nil
 }
 
 func eval(args []string, stdout, stderr io.Writer) error {
@@ -158,8 +152,8 @@ give the data set and model flags' defaults; flags given here override them.
 	var loss, acc float64
 	if model != nil {
 		loss, acc, err = model.Evaluate(test, batch)
-	} else {
-		loss, acc, err = evalInference(inf, test, batch)
+	} else if loss, acc, err = inf.Evaluate(test, batch); err != nil {
+		err = errors.Wrap(err, "(wrong -dataset or -labels for the exported model?)")
 	}
 	if err != nil {
 		return err
@@ -176,40 +170,4 @@ give the data set and model flags' defaults; flags given here override them.
 		fmt.Fprintln(stdout, string(line))
 	}
 	return nil
-}
-
-// evalInference returns an exported model's mean cross-entropy and accuracy
-// on d.
-func evalInference(inf *graph.Inference, d *datasets.Dataset, batch int) (loss, acc float64, err error) {
-	if inf.InputSize() != d.SampleSize() {
-		return 0, 0, errors.Errorf("the exported model takes %d inputs per sample, the %s samples have %d: wrong -dataset?", inf.InputSize(), d.Name, d.SampleSize())
-	}
-	if inf.Classes() < d.Classes {
-		return 0, 0, errors.Errorf("the exported model has %d classes, the data set %d: wrong -dataset or -labels?", inf.Classes(), d.Classes)
-	}
-	logits, err := inf.Predict(d.X, batch)
-	if err != nil {
-		return 0, 0, err
-	}
-	k := inf.Classes()
-	correct := 0
-	for i, y := range d.Y {
-		row := logits[i*k : (i+1)*k]
-		best, max := 0, math.Inf(-1)
-		for c, v := range row {
-			if float64(v) > max {
-				best, max = c, float64(v)
-			}
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v) - max)
-		}
-		loss += math.Log(sum) + max - float64(row[y])
-		if best == y {
-			correct++
-		}
-	}
-	n := float64(d.Len())
-	return loss / n, float64(correct) / n, nil
 }

@@ -34,4 +34,7 @@
 // reachable after it returns, so a long grid in one process grows by that
 // much per cell. [RunConfig.Subprocess] runs every cell in a child process
 // instead; the g2g command does so.
+//
+// Like the other packages under examples/internal (runner, report,
+// fixtures), it is the commands' private machinery, not library API.
 package experiment

@@ -9,9 +9,12 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/g2g-ml/g2g/callbacks"
 	"github.com/g2g-ml/g2g/datasets"
 	"github.com/g2g-ml/g2g/examples/internal/report"
 	"github.com/g2g-ml/g2g/examples/internal/runner"
+	"github.com/g2g-ml/g2g/graph/g2gnet"
+	"github.com/g2g-ml/g2g/layers"
 )
 
 // Method is one model variant of a grid, parsed from its name:
@@ -26,16 +29,18 @@ import (
 type Method struct {
 	// Name is the method's name, e.g. "g2g-index+dst".
 	Name string
-	// Model is "dense" or "g2g"; Grouping and Sampling are the G2G options
+	// Model is dense or g2g; Grouping and Sampling are the G2G options
 	// ("" for the base options' sampling).
-	Model, Grouping, Sampling string
+	Model    g2gnet.Kind
+	Grouping layers.Grouping
+	Sampling layers.Sampling
 	// DST and Hebbian select the rewiring; HebbianRegrow makes DST regrow
 	// by Hebbian score.
 	DST, Hebbian, HebbianRegrow bool
 }
 
 // Sparse reports whether the method has masks (everything but dense).
-func (m Method) Sparse() bool { return m.Model != "dense" }
+func (m Method) Sparse() bool { return m.Model.Sparse() }
 
 // Rewired reports whether the masks change during training.
 func (m Method) Rewired() bool { return m.DST || m.Hebbian }
@@ -48,7 +53,7 @@ const methodHelp = "want dense, g2g-<grouping> or blocks-<grouping> with groupin
 func ParseMethod(name string) (Method, error) {
 	m := Method{Name: name}
 	if name == report.DenseMethod {
-		m.Model = "dense"
+		m.Model = g2gnet.Dense
 		return m, nil
 	}
 	base, rewire, _ := strings.Cut(name, "+")
@@ -56,14 +61,13 @@ func ParseMethod(name string) (Method, error) {
 	if !ok || (kind != "g2g" && kind != "blocks") {
 		return m, errors.Errorf("unknown method %q: %s", name, methodHelp)
 	}
-	switch grouping {
-	case "index", "random", "mixer":
-	default:
-		return m, errors.Errorf("unknown method %q: grouping %q is not index, random or mixer", name, grouping)
+	g, err := layers.ParseGrouping(grouping)
+	if err != nil {
+		return m, errors.Wrapf(err, "unknown method %q", name)
 	}
-	m.Model, m.Grouping = "g2g", grouping
+	m.Model, m.Grouping = g2gnet.G2G, g
 	if kind == "blocks" {
-		m.Sampling = "blocks"
+		m.Sampling = layers.SampleBlocks
 	}
 	switch rewire {
 	case "":
@@ -154,7 +158,7 @@ func (g *Grid) Options(c Cell) runner.Options {
 			o.Sampling = c.Method.Sampling
 		}
 		if c.Method.HebbianRegrow {
-			o.Regrow = "hebbian"
+			o.Regrow = callbacks.CriterionHebbian
 		}
 	}
 	// Per-run outputs are the experiment's business, not the base's.
@@ -242,9 +246,9 @@ func (g *Grid) Validate() error {
 		return errors.Errorf("subset %d: want 0 (all training samples) or a positive count", g.Subset)
 	}
 	switch {
-	case g.Base.Sampling == "blocks":
+	case g.Base.Sampling == layers.SampleBlocks:
 		return errors.New("-sampling blocks: name the ensemble-level methods blocks-<grouping> (e.g. blocks-index) instead")
-	case g.Base.Regrow == "hebbian":
+	case g.Base.Regrow == callbacks.CriterionHebbian:
 		return errors.New("-regrow hebbian: name the methods <sparse>+dst-hebbian (e.g. g2g-index+dst-hebbian) instead")
 	}
 	return g.validateCells(g.Cells())

@@ -15,4 +15,7 @@
 // Units: accuracies in [Run] and [Row] are fractions in [0, 1]; tables and
 // figures show them in percent, and [Row.GainOverDense] is in percentage
 // points. Densities are fractions of the edges kept (1 for dense).
+//
+// Like the other packages under examples/internal (runner, experiment,
+// fixtures), it is the commands' private machinery, not library API.
 package report

@@ -11,13 +11,13 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/datasets"
-	"github.com/g2g-ml/g2g/examples/internal/g2gnet"
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/graph/g2gnet"
 	"github.com/g2g-ml/g2g/layers"
 )
 
-// Dataset describes a data set a run can train on and the model design.md
-// §5 pairs with it.
+// Dataset describes a data set a run can train on and the model
+// docs/design.md §5 pairs with it.
 type Dataset struct {
 	// Name is the command and data set name, e.g. "fashion-mnist".
 	Name string
@@ -38,7 +38,7 @@ type Dataset struct {
 	// Load finds and loads the training and test sets, returning a
 	// description of the source.
 	Load func(o *Options, stderr io.Writer) (train, test *datasets.Dataset, source string, err error)
-	// CIFAR models start with design.md §5's patch encoder.
+	// CIFAR models start with docs/design.md §5's patch encoder.
 	CIFAR bool
 	// Classes returns the number of classes under o.
 	Classes func(o *Options) int
@@ -85,7 +85,7 @@ func idxSet(name string, find func(string) (string, error), load func(string) (*
 	}
 }
 
-// FashionMNIST is design.md §5's main experiment.
+// FashionMNIST is docs/design.md §5's main experiment.
 func FashionMNIST() *Dataset {
 	return idxSet("fashion-mnist", datasets.FindFashionMNIST, datasets.LoadFashionMNIST,
 		"directory with the four Fashion-MNIST IDX files (default: $G2G_DATA, user cache, /usr/share/datasets/fashion-mnist)")
@@ -97,8 +97,9 @@ func MNIST() *Dataset {
 		"directory with the four MNIST IDX files (default: $G2G_DATA, user cache, /usr/share/datasets/mnist)")
 }
 
-// CIFAR10 trains design.md §5's CIFAR model on CIFAR-10: the official binary
-// set when found (or downloaded with -download), else the shared JPEG copy.
+// CIFAR10 trains docs/design.md §5's CIFAR model on CIFAR-10: the official
+// binary set when found (or downloaded with -download), else the shared
+// JPEG copy.
 func CIFAR10() *Dataset {
 	return &Dataset{
 		Name: "cifar10", Hidden: "1024,1024,1024", Epochs: 20, CIFAR: true,
@@ -147,7 +148,7 @@ func CIFAR10() *Dataset {
 	}
 }
 
-// CIFAR100 trains design.md §5's CIFAR model on CIFAR-100 (fine or coarse
+// CIFAR100 trains docs/design.md §5's CIFAR model on CIFAR-100 (fine or coarse
 // labels).
 func CIFAR100() *Dataset {
 	kind := func(o *Options) datasets.CIFARKind {
@@ -218,8 +219,8 @@ func BuildModel(ds *Dataset, o *Options) (*graph.Model, error) {
 	}
 	cfg := g2gnet.MLPConfig{
 		Input: 784, Hidden: hidden, Classes: ds.Classes(o),
-		Model: o.Model, Groups: o.Groups, Grouping: layers.Grouping(o.Grouping), Density: o.Density, Intra: o.Intra,
-		Sampling: layers.Sampling(o.Sampling), Seed: o.Seed,
+		Model: o.Model, Groups: o.Groups, Grouping: o.Grouping, Density: o.Density, Intra: o.Intra,
+		Sampling: o.Sampling, Seed: o.Seed,
 	}
 	var m *graph.Model
 	if !ds.CIFAR {
@@ -235,7 +236,7 @@ func BuildModel(ds *Dataset, o *Options) (*graph.Model, error) {
 	}
 	for _, l := range m.Layers() {
 		if g, ok := l.(*layers.G2G); ok {
-			if err := g.SetKernel(layers.Kernel(o.Kernel)); err != nil {
+			if err := g.SetKernel(o.Kernel); err != nil {
 				return nil, err
 			}
 		}

@@ -1,7 +1,18 @@
 // Package runner is the training command shared by the examples
 // (fashion-mnist, cifar10, cifar100) and the g2g tool: flags, model
 // building, data loading, rewiring callbacks, checkpoints, resume, export,
-// and the results table and JSON line.
+// and the results table and JSON line. Like the other packages under
+// examples/internal (experiment, report, fixtures), it is the commands'
+// private machinery, not library API: library users build the models with
+// graph/g2gnet and train them with graph.Model.Fit.
+//
+// Options holds one field per flag, typed as the library types them
+// (g2gnet.Kind, layers.Grouping, callbacks.Criterion, ...). RegisterFlags
+// converts each flag's text with the library's own parse function when the
+// flag is set, so a bad name fails at parse time with the library's message
+// and the flag's name; the library validates what it builds. Options
+// marshal to the same JSON as the string fields they replaced, which
+// checkpoints store and -resume compares.
 package runner
 
 import (
@@ -14,38 +25,41 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/callbacks"
+	"github.com/g2g-ml/g2g/graph/g2gnet"
 	"github.com/g2g-ml/g2g/layers"
+	"github.com/g2g-ml/g2g/optim"
 )
 
 // Options are a training run's settings, one field per flag.
 type Options struct {
 	// Model.
-	Model    string  `json:"model"`
-	Grouping string  `json:"grouping"`
-	Density  float64 `json:"density"`
-	Intra    float64 `json:"intra"`
-	Groups   int     `json:"groups"`
-	Sampling string  `json:"sampling"`
-	Hidden   string  `json:"hidden"`
+	Model    g2gnet.Kind     `json:"model"`
+	Grouping layers.Grouping `json:"grouping"`
+	Density  float64         `json:"density"`
+	Intra    float64         `json:"intra"`
+	Groups   int             `json:"groups"`
+	Sampling layers.Sampling `json:"sampling"`
+	Hidden   string          `json:"hidden"`
 	// Kernel forces the G2G layers' compute kernel (auto, dense, blocks
-	// or sparse); results agree to float32 rounding.
-	Kernel string `json:"kernel,omitempty"`
+	// or sparse; "" leaves the layers' default); results agree to float32
+	// rounding.
+	Kernel layers.Kernel `json:"kernel,omitempty"`
 	// Training.
 	Epochs int     `json:"-"`
 	Batch  int     `json:"batch"`
 	LR     float64 `json:"lr"`
 	Seed   int64   `json:"seed"`
 	// Rewiring.
-	DST      bool    `json:"dst"`
-	Hebbian  bool    `json:"hebbian"`
-	Zeta     float64 `json:"zeta"`
-	Prune    string  `json:"prune"`
-	Regrow   string  `json:"regrow"`
-	Anneal   string  `json:"anneal"`
-	Scope    string  `json:"scope"`
-	GrowInit string  `json:"grow_init"`
-	Measure  string  `json:"measure"`
-	HebbianN int     `json:"hebbian_n"`
+	DST      bool                `json:"dst"`
+	Hebbian  bool                `json:"hebbian"`
+	Zeta     float64             `json:"zeta"`
+	Prune    callbacks.Criterion `json:"prune"`
+	Regrow   callbacks.Criterion `json:"regrow"`
+	Anneal   callbacks.Anneal    `json:"anneal"`
+	Scope    callbacks.Scope     `json:"scope"`
+	GrowInit callbacks.GrowInit  `json:"grow_init"`
+	Measure  callbacks.Measure   `json:"measure"`
+	HebbianN int                 `json:"hebbian_n"`
 	// Data.
 	Data     string `json:"-"`
 	Augment  bool   `json:"augment"`
@@ -65,28 +79,59 @@ type Options struct {
 	Resume          string `json:"-"`
 }
 
-// Defaults returns the reference settings of design.md §5 for ds.
+// Defaults returns the reference settings of docs/design.md §5 for ds.
 func Defaults(ds *Dataset) Options {
 	return Options{
-		Model: "g2g", Grouping: "index", Density: 0.25, Intra: 1, Groups: 8, Sampling: "exact",
-		Hidden: ds.Hidden, Epochs: ds.Epochs, Batch: 256, LR: 1e-3, Seed: 1,
-		Zeta: 0.1, Prune: "magnitude", Regrow: "random", Anneal: "constant", Scope: "anywhere",
-		GrowInit: "zero", Measure: "pearson", HebbianN: callbacks.DefaultHebbianEveryN,
-		Augment: ds.Augmentable, Labels: ds.DefaultLabels,
+		Model: g2gnet.G2G, Grouping: layers.GroupIndex, Density: 0.25, Intra: 1, Groups: 8, Sampling: layers.SampleExact,
+		Hidden: ds.Hidden, Kernel: layers.KernelAuto, Epochs: ds.Epochs, Batch: 256, LR: 1e-3, Seed: 1,
+		Zeta: 0.1, Prune: callbacks.CriterionMagnitude, Regrow: callbacks.CriterionRandom, Anneal: callbacks.AnnealConstant,
+		Scope: callbacks.ScopeAnywhere, GrowInit: callbacks.GrowZero, Measure: callbacks.MeasurePearson,
+		HebbianN: callbacks.DefaultHebbianEveryN,
+		Augment:  ds.Augmentable, Labels: ds.DefaultLabels,
 		CheckpointDir: "checkpoints",
 	}
+}
+
+// nameFlag is the flag.Value of an option whose type is a library name
+// type: Set converts the text with the library's parse function, so a bad
+// name is refused while the flags are parsed, with the library's message.
+type nameFlag[T ~string] struct {
+	p     *T
+	parse func(string) (T, error)
+}
+
+func (f nameFlag[T]) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return string(*f.p)
+}
+
+func (f nameFlag[T]) Set(s string) error {
+	v, err := f.parse(s)
+	if err != nil {
+		return err
+	}
+	*f.p = v
+	return nil
+}
+
+// nameVar defines flag name on fs for *p, parsed by parse, with *p's value
+// as its default.
+func nameVar[T ~string](fs *flag.FlagSet, p *T, name string, parse func(string) (T, error), usage string) {
+	fs.Var(nameFlag[T]{p, parse}, name, usage)
 }
 
 // RegisterFlags defines a flag for every option on fs, with o's values as
 // defaults.
 func RegisterFlags(fs *flag.FlagSet, o *Options, ds *Dataset) {
-	fs.StringVar(&o.Model, "model", o.Model, "model: dense or g2g")
-	fs.StringVar(&o.Grouping, "grouping", o.Grouping, "G2G ensemble grouping: index, random or mixer")
+	nameVar(fs, &o.Model, "model", g2gnet.ParseKind, "model: dense or g2g")
+	nameVar(fs, &o.Grouping, "grouping", layers.ParseGrouping, "G2G ensemble grouping: index, random or mixer")
 	fs.Float64Var(&o.Density, "density", o.Density, "G2G density: fraction of edges kept, in (0, 1]")
 	fs.Float64Var(&o.Intra, "intra", o.Intra, "G2G p: probability of keeping an intra-ensemble edge, in (0, 1]")
 	fs.IntVar(&o.Groups, "groups", o.Groups, "G2G ensembles per layer side")
-	fs.StringVar(&o.Kernel, "kernel", "auto", "compute kernel of the G2G layers: auto (by density), dense, blocks or sparse")
-	fs.StringVar(&o.Sampling, "sampling", o.Sampling, "G2G mask sampling: exact (exact edge counts), bernoulli (per edge), or blocks (ensemble-level: whole blocks, block-sparse kernels)")
+	nameVar(fs, &o.Kernel, "kernel", layers.ParseKernel, "compute kernel of the G2G layers: auto (by density), dense, blocks or sparse")
+	nameVar(fs, &o.Sampling, "sampling", layers.ParseSampling, "G2G mask sampling: exact (exact edge counts), bernoulli (per edge), or blocks (ensemble-level: whole blocks, block-sparse kernels)")
 	fs.StringVar(&o.Hidden, "hidden", o.Hidden, "hidden layer widths, comma-separated")
 	fs.IntVar(&o.Epochs, "epochs", o.Epochs, "training epochs (in total, when resuming)")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "batch size")
@@ -95,12 +140,12 @@ func RegisterFlags(fs *flag.FlagSet, o *Options, ds *Dataset) {
 	fs.BoolVar(&o.DST, "dst", o.DST, "dynamic sparse training: prune and regrow after every epoch but the last")
 	fs.BoolVar(&o.Hebbian, "hebbian", o.Hebbian, "Hebbian rewiring after every epoch but the last (not with -dst; use -dst -regrow hebbian)")
 	fs.Float64Var(&o.Zeta, "zeta", o.Zeta, "rewiring: fraction of each layer's active edges replaced per update, in (0, 1)")
-	fs.StringVar(&o.Prune, "prune", o.Prune, "DST prune criterion: magnitude, random or hebbian")
-	fs.StringVar(&o.Regrow, "regrow", o.Regrow, "DST regrowth criterion: random, gradient or hebbian")
-	fs.StringVar(&o.Anneal, "anneal", o.Anneal, "DST update-fraction decay: constant, cosine or linear")
-	fs.StringVar(&o.Scope, "scope", o.Scope, "rewiring scope: anywhere, or class to keep the intra/inter-ensemble counts")
-	fs.StringVar(&o.GrowInit, "grow-init", o.GrowInit, "initial weight of regrown edges: zero or init (Hebbian also: sign)")
-	fs.StringVar(&o.Measure, "measure", o.Measure, "Hebbian score: pearson or cosine")
+	nameVar(fs, &o.Prune, "prune", callbacks.ParseCriterion, "DST prune criterion: magnitude, random or hebbian")
+	nameVar(fs, &o.Regrow, "regrow", callbacks.ParseCriterion, "DST regrowth criterion: random, gradient or hebbian")
+	nameVar(fs, &o.Anneal, "anneal", callbacks.ParseAnneal, "DST update-fraction decay: constant, cosine or linear")
+	nameVar(fs, &o.Scope, "scope", callbacks.ParseScope, "rewiring scope: anywhere, or class to keep the intra/inter-ensemble counts")
+	nameVar(fs, &o.GrowInit, "grow-init", callbacks.ParseGrowInit, "initial weight of regrown edges: zero or init (Hebbian also: sign)")
+	nameVar(fs, &o.Measure, "measure", callbacks.ParseMeasure, "Hebbian score: pearson or cosine")
 	fs.IntVar(&o.HebbianN, "hebbian-n", o.HebbianN, "gather Hebbian statistics on every n-th batch")
 	fs.StringVar(&o.Data, "data", o.Data, ds.DataHelp)
 	if ds.Augmentable {
@@ -138,30 +183,26 @@ func (o *Options) HiddenWidths() ([]int, error) {
 	return out, nil
 }
 
-// Validate checks every option, naming the flag at fault.
+// Validate checks what the library does not check, or checks only after
+// the data has loaded, naming the flag at fault. The flags' names (model,
+// grouping, ...) were checked when they were parsed; the model's and the
+// callbacks' builders check the rest (e.g. groups wider than a layer, a
+// criterion DST does not take).
 func (o *Options) Validate() error {
 	switch {
-	case o.Model != "dense" && o.Model != "g2g":
-		return errors.Errorf("-model %q: want dense or g2g", o.Model)
 	case !(o.Density > 0 && o.Density <= 1):
 		return errors.Errorf("-density %v: want a value in (0, 1]", o.Density)
 	case !(o.Intra > 0 && o.Intra <= 1):
 		return errors.Errorf("-intra %v: want a value in (0, 1]", o.Intra)
 	case o.Groups < 1:
 		return errors.Errorf("-groups %d: want at least 1", o.Groups)
-	case o.Sampling != "exact" && o.Sampling != "bernoulli" && o.Sampling != "blocks":
-		return errors.Errorf("-sampling %q: want exact, bernoulli or blocks", o.Sampling)
-	case o.Kernel != "" && o.Kernel != "auto" && o.Kernel != "dense" && o.Kernel != "blocks" && o.Kernel != "sparse":
-		return errors.Errorf("-kernel %q: want auto, dense, blocks or sparse", o.Kernel)
 	case o.Epochs < 1:
 		return errors.Errorf("-epochs %d: want at least 1", o.Epochs)
 	case o.Batch < 1:
 		return errors.Errorf("-batch %d: want at least 1", o.Batch)
-	case !(o.LR > 0):
-		return errors.Errorf("-lr %v: want a positive value", o.LR)
 	case o.DST && o.Hebbian:
 		return errors.New("-dst and -hebbian both rewire: use one (-dst -regrow hebbian is DST with Hebbian regrowth)")
-	case (o.DST || o.Hebbian) && o.Model != "g2g":
+	case (o.DST || o.Hebbian) && !o.Model.Sparse():
 		return errors.Errorf("-dst and -hebbian need -model g2g, got %q", o.Model)
 	case (o.DST || o.Hebbian) && !(o.Zeta > 0 && o.Zeta < 1):
 		return errors.Errorf("-zeta %v: want a value in (0, 1)", o.Zeta)
@@ -176,11 +217,12 @@ func (o *Options) Validate() error {
 	case o.KeepCheckpoints < 0:
 		return errors.Errorf("-keep-checkpoints %d: want 0 or more", o.KeepCheckpoints)
 	}
-	if _, err := layers.ParseGrouping(o.Grouping); err != nil {
-		return errors.Wrap(err, "-grouping")
-	}
 	if _, err := o.HiddenWidths(); err != nil {
 		return err
+	}
+	// The optimizer checks the learning rate (Run builds the same one).
+	if _, err := optim.NewAdam(optim.AdamConfig{LR: o.LR}); err != nil {
+		return errors.Wrapf(err, "-lr %v", o.LR)
 	}
 	return nil
 }
@@ -188,11 +230,11 @@ func (o *Options) Validate() error {
 // Describe returns a short name of the model for tables, e.g.
 // "g2g (index, G=8, d=0.25, dst magnitude/random)".
 func (o *Options) Describe(rewiring string) string {
-	if o.Model != "g2g" {
-		return o.Model
+	if o.Model != g2gnet.G2G {
+		return string(o.Model)
 	}
 	s := fmt.Sprintf("g2g (%s, G=%d, d=%g", o.Grouping, o.Groups, o.Density)
-	if o.Sampling == "blocks" {
+	if o.Sampling == layers.SampleBlocks {
 		s += ", blocks"
 	}
 	if rewiring != "" {

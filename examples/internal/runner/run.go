@@ -18,6 +18,7 @@ import (
 	"github.com/g2g-ml/g2g/callbacks"
 	"github.com/g2g-ml/g2g/datasets"
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/graph/g2gnet"
 	"github.com/g2g-ml/g2g/internal/rngs"
 	"github.com/g2g-ml/g2g/optim"
 )
@@ -76,8 +77,7 @@ func Command(ds *Dataset, args []string, stdout, stderr io.Writer) error {
 // one-line description.
 func rewiring(o *Options, log io.Writer) (graph.Callback, string, error) {
 	hebbCfg := callbacks.HebbianConfig{
-		EveryN: o.HebbianN, Measure: callbacks.Measure(o.Measure), Scope: callbacks.Scope(o.Scope),
-		GrowInit: callbacks.GrowInit(o.GrowInit), Seed: o.Seed, Log: log,
+		EveryN: o.HebbianN, Measure: o.Measure, Scope: o.Scope, GrowInit: o.GrowInit, Seed: o.Seed, Log: log,
 	}
 	switch {
 	case o.Hebbian:
@@ -89,12 +89,10 @@ func rewiring(o *Options, log io.Writer) (graph.Callback, string, error) {
 		return h, fmt.Sprintf("hebbian %s zeta=%g scope=%s", o.Measure, o.Zeta, o.Scope), nil
 	case o.DST:
 		cfg := callbacks.DSTConfig{
-			Zeta: o.Zeta, Anneal: callbacks.Anneal(o.Anneal),
-			Prune: callbacks.Criterion(o.Prune), Regrow: callbacks.Criterion(o.Regrow),
-			Scope: callbacks.Scope(o.Scope), GrowInit: callbacks.GrowInit(o.GrowInit),
-			Seed: o.Seed, Log: log,
+			Zeta: o.Zeta, Anneal: o.Anneal, Prune: o.Prune, Regrow: o.Regrow,
+			Scope: o.Scope, GrowInit: o.GrowInit, Seed: o.Seed, Log: log,
 		}
-		if o.Prune == string(callbacks.CriterionHebbian) || o.Regrow == string(callbacks.CriterionHebbian) {
+		if o.Prune == callbacks.CriterionHebbian || o.Regrow == callbacks.CriterionHebbian {
 			hebbCfg.Log = nil // a statistics source only (Zeta 0)
 			h, err := callbacks.NewHebbian(hebbCfg)
 			if err != nil {
@@ -199,7 +197,7 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 		aug := &datasets.RandomCropFlip{Shape: ds.Shape, Pad: 4, Flip: true, Fill: ds.Stats.Zero(), Seed: rngs.Derive(o.Seed, "augment")}
 		fit.Augment = aug.Apply
 	}
-	res := &Result{Dataset: ds.Name, Source: source, Model: o.Model, Rewiring: rewiringName, Seed: o.Seed, Trained: model}
+	res := &Result{Dataset: ds.Name, Source: source, Model: string(o.Model), Rewiring: rewiringName, Seed: o.Seed, Trained: model}
 	if o.Resume != "" {
 		if err := resume(model, opt, cbs, o, config, &fit, stderr); err != nil {
 			return nil, err
@@ -247,11 +245,11 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 		res.History = hist.Epochs
 	}
 	if o.Save != "" {
-		ctx := &graph.Context{Model: model, Optimizer: opt, Callbacks: cbs, Epoch: o.Epochs - 1, Step: opt.Steps(), Logs: map[string]float64{}}
-		if hist != nil && hist.Last() != nil {
-			ctx.Logs = hist.Last()
+		var logs map[string]float64
+		if hist != nil {
+			logs = hist.Last()
 		}
-		st, err := graph.Capture(ctx)
+		st, err := graph.CaptureState(opt, cbs, o.Epochs-1, opt.Steps(), logs)
 		if err != nil {
 			return nil, err
 		}
@@ -277,8 +275,8 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 	}
 	res.Params, res.ActiveParams, res.MACs = model.NumParams(), model.ActiveParams(), model.MACs()
 	res.Epochs, res.Density = o.Epochs, SparseDensity(model)
-	if o.Model == "g2g" {
-		res.Grouping, res.Sampling = o.Grouping, o.Sampling
+	if o.Model == g2gnet.G2G {
+		res.Grouping, res.Sampling = string(o.Grouping), string(o.Sampling)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "model\ttest acc\tparams\tactive params\tMACs/sample\ts/epoch\t")

@@ -8,14 +8,14 @@ import (
 
 func TestCIFARModel(t *testing.T) {
 	for _, c := range []struct {
-		model   string
+		model   Kind
 		classes int
 		active  int
 	}{
 		// Encoder 6176, hidden biases 3·1024, output 1024·k + k, and the
 		// hidden weights: all of them dense, a quarter of them G2G.
-		{"dense", 10, 6176 + 3*1024 + 10250 + 512*1024 + 2*1024*1024},
-		{"g2g", 100, 6176 + 3*1024 + 102500 + (512*1024+2*1024*1024)/4},
+		{Dense, 10, 6176 + 3*1024 + 10250 + 512*1024 + 2*1024*1024},
+		{G2G, 100, 6176 + 3*1024 + 102500 + (512*1024+2*1024*1024)/4},
 	} {
 		cfg := CIFARReference(c.classes)
 		cfg.Model = c.model
@@ -29,7 +29,7 @@ func TestCIFARModel(t *testing.T) {
 		if got := m.ActiveParams(); got != c.active {
 			t.Fatalf("%s: %d active params, want %d", c.model, got, c.active)
 		}
-		if !strings.Contains(m.Summary(), "patch            Conv2D") || len(m.SparseLayers()) != map[string]int{"dense": 0, "g2g": 3}[c.model] {
+		if !strings.Contains(m.Summary(), "patch            Conv2D") || len(m.SparseLayers()) != map[Kind]int{Dense: 0, G2G: 3}[c.model] {
 			t.Fatalf("%s:\n%s", c.model, m.Summary())
 		}
 		logits, err := m.Predict(make([]float32, 2*3072), 2)

@@ -6,10 +6,11 @@ import (
 	"github.com/g2g-ml/g2g/layers"
 )
 
-// CIFARConfig describes design.md §5's CIFAR model: a patch encoder (one
-// convolution with kernel = stride = Patch, Filters channels, ReLU) on
+// CIFARConfig describes docs/design.md §5's CIFAR model: a patch encoder
+// (one convolution with kernel = stride = Patch, Filters channels, ReLU) on
 // Channels×Size×Size images, flattened to Filters·(Size/Patch)² features,
-// then the MLP of MLP (its Input is ignored: it is the encoder's width).
+// then the hidden and output layers of MLPConfig (its Input is ignored: it
+// is the encoder's width).
 type CIFARConfig struct {
 	MLPConfig
 	// Channels and Size give the input images' shape (Channels, Size, Size).
@@ -20,7 +21,7 @@ type CIFARConfig struct {
 	Filters int
 }
 
-// CIFARReference returns design.md §5's CIFAR configuration for the given
+// CIFARReference returns docs/design.md §5's CIFAR configuration for the given
 // number of classes (10 or 100): 3×32×32 images, 8×8 patches, 32 filters
 // (512 features), G2G 512 → 1024 → 1024 → 1024 with index grouping, G = 8,
 // p = 1, density 0.25, exact sampling, and a dense output layer.
@@ -30,9 +31,10 @@ func CIFARReference(classes int) CIFARConfig {
 	return CIFARConfig{MLPConfig: mlp, Channels: 3, Size: 32, Patch: 8, Filters: 32}
 }
 
-// CIFAR builds the model: the patch encoder, ReLU hidden layers (G2G or
-// dense, as cfg.Model says; the encoder is dense in both) and a dense
-// output layer producing logits. Its input shape is (Channels, Size, Size).
+// CIFAR builds the model cfg describes: the patch encoder (a layers.Conv2D
+// named patch, dense whatever cfg.Model says), ReLU hidden layers (G2G or
+// dense, as cfg.Model says) and a dense output layer producing logits. Its
+// input shape is (Channels, Size, Size).
 func CIFAR(cfg CIFARConfig) (*graph.Model, error) {
 	enc, err := layers.NewConv2D(layers.Conv2DConfig{
 		Name: "patch", InChannels: cfg.Channels, OutChannels: cfg.Filters, Height: cfg.Size, Width: cfg.Size,
