@@ -54,7 +54,9 @@ const (
 )
 
 // DSTConfig configures dynamic sparse training (design.md §3). Zeta is
-// required; every other zero value means the documented default.
+// required; every other zero value means the documented default. Every,
+// EverySteps, Start, End, Zeta and Anneal make up its Schedule
+// (DSTConfig.Schedule); the other fields choose the criteria.
 type DSTConfig struct {
 	// Every runs an update at the end of every Every-th epoch (default 1).
 	Every int

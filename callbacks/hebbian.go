@@ -34,7 +34,9 @@ const DefaultHebbianEveryN = 4
 // DefaultGrowScale is the default HebbianConfig.GrowScale.
 const DefaultGrowScale = 0.01
 
-// HebbianConfig configures Hebbian rewiring (design.md §4).
+// HebbianConfig configures Hebbian rewiring (design.md §4). Every, Start,
+// End, Zeta and Anneal make up its Schedule (HebbianConfig.Schedule); the
+// other fields configure the statistics and the criteria.
 type HebbianConfig struct {
 	// Zeta is the fraction of each layer's active edges replaced per update,
 	// in (0, 1); k = round(ζ_t·active). Zero makes the callback a source of

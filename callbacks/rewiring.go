@@ -47,9 +47,10 @@ type RewiringConfig struct {
 	// update due at that batch, with left: the number of batches after this
 	// one until the next update runs, 0 when it runs at the end of this
 	// batch (step mode) or of this batch's epoch (epoch mode, last batch),
-	// −1 when no update follows. Gather the statistics of the scores here
-	// (Context.Activations and Context.DenseGrad are valid), for example
-	// only while left is below some bound.
+	// −1 when no update follows (always with Zeta 0). Gather the
+	// statistics of the scores here (Context.Activations and
+	// Context.DenseGrad are valid), for example only while left is below
+	// some bound.
 	Gather func(c *graph.Context, left int) error
 	// K, when set, returns how many edges to replace in u.Layer, given the
 	// schedule's k = round(ζ_t·active) (a rule with fewer candidates may
@@ -73,8 +74,8 @@ type RewiringConfig struct {
 // At every epoch end it adds to Context.Logs, per layer, "<layer>/pruned",
 // "<layer>/regrown" and "<layer>/churn" (summed over the epoch's updates,
 // 0 without one; added to values already there) and sets "<layer>/density"
-// and "<layer>/intra_fraction"; list it before MetricsLogger so that it
-// records them.
+// and "<layer>/intra_fraction"; list it before MetricsLogger and
+// SparsityReport so that they record them.
 //
 // Its state (updates and reports) is saved by checkpoints (graph.Stateful);
 // statistics gathered by hooks are not: a rule that keeps some wraps
@@ -239,6 +240,9 @@ func (r *Rewiring) OnBatchEnd(c *graph.Context) error {
 // left returns the number of batches after the current one until the next
 // update runs, or −1 if none follows (see RewiringConfig.Gather).
 func (r *Rewiring) left(c *graph.Context) int {
+	if !r.enabled() {
+		return -1
+	}
 	if r.sched.Steps() {
 		if n := r.sched.Next(globalStep(c)); n >= 0 {
 			return n - globalStep(c)

@@ -47,7 +47,7 @@ func (a Anneal) Fraction(zeta0 float64, t, T int) float64 {
 }
 
 // Schedule says when a scheduled rewiring updates and how much each update
-// changes (design.md §3): the "when and how much" of RigL, kept apart from
+// changes (docs/design.md §3): the "when and how much" of RigL, kept apart from
 // the criteria that choose the edges (ScoreFunc, Rewirer) and from the
 // callback that runs both during training (Rewiring).
 //
