@@ -162,9 +162,9 @@ type RewireReport struct {
 	Step  int `json:"step"`
 	// At is the epoch or step the update's schedule counts in.
 	At int `json:"at"`
-	// Zeta is the update fraction asked for, K the resulting target
-	// round(Zeta·Active); Pruned may be lower (the layer may not have as
-	// many candidates).
+	// Zeta is the update fraction asked for, K the number of edges asked
+	// for (round(Zeta·Active), unless the rule chose another); Pruned may
+	// be lower (the layer may not have as many candidates).
 	Zeta float64 `json:"zeta"`
 	K    int     `json:"k"`
 	// Pruned and Regrown count the changed edges (always equal).
