@@ -19,9 +19,12 @@
 //   - Hebbian gathers co-activity statistics of every sparse layer's input
 //     and output and rewires by correlation ("fire together, wire
 //     together"); it also serves DST as the source of Hebbian scores.
-//   - Rewirer is the mechanism both use, exported so that a rule of your own
-//     is two score functions (ScoreFunc) away; see "Writing a rewiring rule"
-//     below.
+//   - Both are built from three separate, exported parts, so that a rule of
+//     your own is two score functions (ScoreFunc) away (see "Writing a
+//     rewiring rule" below): the criteria (ScoreFunc, and Rewirer, which
+//     prunes and regrows one layer by them), the Schedule (when, and how
+//     much) and Rewiring, the callback that runs a Rewirer on a Schedule and
+//     brings the reports, the logs and the checkpoint state.
 //
 // Training control, with Keras's names and habits:
 //
@@ -58,8 +61,9 @@
 //     Progress if its epoch line should show them. Putting the rewiring
 //     callbacks after Progress keeps Progress's line short and prints their
 //     one-line summaries after it.
-//   - SparsityReport takes the pruned and regrown counts from the rewiring
-//     callbacks listed before it (from the mask otherwise).
+//   - SparsityReport takes the pruned and regrown counts from the reports
+//     the rewiring callbacks listed before it put in Context.Rewires (from
+//     the mask otherwise).
 //   - EarlyStopping, ReduceLROnPlateau and TerminateOnNaN must come after
 //     whatever adds the values they monitor; ModelCheckpoint after the
 //     rewiring callbacks, so that it saves the rewired masks.
@@ -110,17 +114,33 @@
 // ties broken by index), never regrows an edge it just pruned, edits the
 // mask and the weights through the layer's Prune and Grow, resets the
 // optimizer's moments at every changed position and returns a RewireReport.
-// To use the rule, either give the functions to DST (DSTConfig.PruneFunc,
-// GrowFunc), which brings the schedule, the logs and the reports, or call
-// Rewirer.Rewire from a callback of your own, typically in OnEpochEnd;
-// gather what your scores need in OnBatchEnd, where Context.Activations and
-// Context.DenseGrad are valid. examples/custom-callback is a complete
-// example.
+//
+// To run the rule during training, give the Rewirer and a Schedule to
+// NewRewiring: the callback rewires every sparse layer (or those named) on
+// the schedule, with k = round(ζ_t·active) (or what its K hook returns),
+// draws each update's randomness from the stream "<name>/<layer>/<at>" of
+// its seed, and records the reports (Rewiring.Reports, Context.Rewires for
+// SparsityReport, the Logs entries, a summary line, the checkpoint state).
+// Its hooks carry what your scores need: Gather runs at every batch end,
+// where Context.Activations and Context.DenseGrad are valid, and is told
+// how many batches remain until the next update; AfterRewire runs after
+// each layer's update, to reset what was gathered for it; TrainBegin runs
+// once the layers are known. DST and Hebbian are such rules. For the
+// built-in schedule with criteria of your own, DSTConfig.PruneFunc and
+// GrowFunc are shorter still. A callback written from scratch may also call
+// Rewirer.Rewire itself, typically in OnEpochEnd, and append the report to
+// Context.Rewires so that SparsityReport counts it.
+//
+// A sparse layer of your own takes part through capabilities of package
+// layers: recording its input and output with layers.Builder.Record makes
+// them available to Hebbian rules, implementing layers.DenseGradProvider
+// enables gradient regrowth (RigL).
 //
 // # Checkpoints
 //
-// DST and Hebbian expose their state as plain data (State and SetState),
-// and as JSON (MarshalState and UnmarshalState) for checkpoint writers.
+// Rewiring, DST and Hebbian expose their state as plain data (State and
+// SetState), and as JSON (MarshalState and UnmarshalState) for checkpoint
+// writers.
 // Their random choices come from streams derived from their seed, the
 // layer's name and the epoch (or step) of the update, so a run resumed at an
 // epoch boundary, with the weights, masks, optimizer state and these states

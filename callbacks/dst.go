@@ -2,15 +2,12 @@ package callbacks
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"math"
-	"strings"
 
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/graph"
-	"github.com/g2g-ml/g2g/internal/rngs"
 	"github.com/g2g-ml/g2g/layers"
 )
 
@@ -57,7 +54,9 @@ const (
 )
 
 // DSTConfig configures dynamic sparse training (design.md §3). Zeta is
-// required; every other zero value means the documented default.
+// required; every other zero value means the documented default. Every,
+// EverySteps, Start, End, Zeta and Anneal make up its Schedule
+// (DSTConfig.Schedule); the other fields choose the criteria.
 type DSTConfig struct {
 	// Every runs an update at the end of every Every-th epoch (default 1).
 	Every int
@@ -114,10 +113,24 @@ type DSTConfig struct {
 	Log io.Writer
 }
 
+// Schedule returns the schedule part of the configuration: Every,
+// EverySteps, Start, End, Zeta and Anneal.
+func (cfg DSTConfig) Schedule() Schedule {
+	return Schedule{Every: cfg.Every, EverySteps: cfg.EverySteps, Start: cfg.Start, End: cfg.End, Zeta: cfg.Zeta, Anneal: cfg.Anneal}
+}
+
 // DST is a callback for dynamic sparse training (SET, RigL and their
 // Hebbian variants): on its schedule it prunes k = round(ζ_t·active) edges
 // of every rewired layer and regrows as many, through a Rewirer, resetting
 // the optimizer state at every changed position.
+//
+// DST is a Rewiring (which brings the schedule, the update loop, the
+// reports, the logs and the summary line, with Name "dst" and random
+// streams "dst/<layer>/<at>") whose Rewirer applies the criteria of
+// DSTConfig. On top of it DST gathers what the criteria need: the dense
+// gradient summed over the last GradBatches batches before an update
+// (gradient regrowth) and the statistics of DSTConfig.Hebbian (hebbian
+// criteria), and resets both after each layer's update.
 //
 // At every epoch end it adds to Context.Logs, per layer, "<layer>/pruned",
 // "<layer>/regrown" and "<layer>/churn" (summed over the epoch's updates,
@@ -125,42 +138,28 @@ type DSTConfig struct {
 // and "<layer>/intra_fraction"; list it before MetricsLogger and
 // SparsityReport so they record them.
 type DST struct {
-	// BaseCallback supplies the hooks DST does not use.
-	graph.BaseCallback
+	// Rewiring runs the schedule and the updates.
+	*Rewiring
 
 	cfg     DSTConfig
-	sched   rewireSchedule
-	rewirer Rewirer
-	layers  []layers.Sparse
 	needGr  bool
 	needHeb bool
 
 	grad      map[string][]float32
 	gradCount map[string]int
-	updates   int
-	reports   []RewireReport
-	epochReps []RewireReport
 }
 
 // NewDST validates cfg and returns the callback.
 func NewDST(cfg DSTConfig) (*DST, error) {
 	fail := func(err error) (*DST, error) { return nil, errors.Wrap(err, "dst") }
-	var err error
-	if cfg.Every != 0 && cfg.EverySteps != 0 {
-		return fail(errors.New("set only one of Every (epochs) and EverySteps"))
-	}
-	if cfg.EverySteps < 0 {
-		return fail(errors.Errorf("EverySteps must be >= 0, got %d", cfg.EverySteps))
-	}
-	if err := checkWindow(cfg.Every, cfg.Start, cfg.End); err != nil {
+	sched, err := cfg.Schedule().check()
+	if err != nil {
 		return fail(err)
 	}
 	if err := checkZeta(cfg.Zeta, false); err != nil {
 		return fail(err)
 	}
-	if cfg.Anneal, err = checkAnneal(cfg.Anneal); err != nil {
-		return fail(err)
-	}
+	cfg.Anneal = sched.Anneal
 	if cfg.Scope, err = checkScope(cfg.Scope); err != nil {
 		return fail(err)
 	}
@@ -180,16 +179,11 @@ func NewDST(cfg DSTConfig) (*DST, error) {
 	default:
 		return fail(errors.Errorf("unknown GrowInit %q (want %q or %q)", string(cfg.GrowInit), GrowZero, GrowInitial))
 	}
-	for n, name := range cfg.Layers {
-		if name == "" {
-			return fail(errors.Errorf("Layers[%d] is empty", n))
-		}
+	if err := checkLayerNames(cfg.Layers); err != nil {
+		return fail(err)
 	}
 	d := &DST{cfg: cfg, grad: map[string][]float32{}, gradCount: map[string]int{}}
-	d.sched = rewireSchedule{every: max(cfg.Every, 1), start: cfg.Start, end: cfg.End}
-	if cfg.EverySteps > 0 {
-		d.sched = rewireSchedule{steps: true, every: cfg.EverySteps, start: cfg.Start, end: cfg.End}
-	}
+	var rw Rewirer
 
 	// Prune side.
 	switch {
@@ -197,7 +191,7 @@ func NewDST(cfg DSTConfig) (*DST, error) {
 		if cfg.Prune != "" || len(cfg.PruneMix) > 0 {
 			return fail(errors.New("set only one of Prune, PruneMix and PruneFunc"))
 		}
-		d.rewirer.Prune = cfg.PruneFunc
+		rw.Prune = cfg.PruneFunc
 	case len(cfg.PruneMix) > 0:
 		if cfg.Prune != "" {
 			return fail(errors.New("set only one of Prune and PruneMix"))
@@ -210,7 +204,7 @@ func NewDST(cfg DSTConfig) (*DST, error) {
 			if !(p.Share > 0) || math.IsInf(p.Share, 0) {
 				return fail(errors.Errorf("PruneMix[%d].Share must be > 0 and finite, got %v", n, p.Share))
 			}
-			d.rewirer.PruneMix = append(d.rewirer.PruneMix, ScoreShare{Score: f, Share: p.Share})
+			rw.PruneMix = append(rw.PruneMix, ScoreShare{Score: f, Share: p.Share})
 		}
 	default:
 		if cfg.Prune == "" {
@@ -220,39 +214,49 @@ func NewDST(cfg DSTConfig) (*DST, error) {
 		if err != nil {
 			return fail(errors.Wrap(err, "Prune"))
 		}
-		d.rewirer.Prune = f
+		rw.Prune = f
 	}
 	// Grow side.
 	if cfg.GrowFunc != nil {
 		if cfg.Regrow != "" {
 			return fail(errors.New("set only one of Regrow and GrowFunc"))
 		}
-		d.rewirer.Grow = cfg.GrowFunc
+		rw.Grow = cfg.GrowFunc
 	} else {
 		if cfg.Regrow == "" {
 			cfg.Regrow = CriterionRandom
 		}
 		switch cfg.Regrow {
 		case CriterionRandom:
-			d.rewirer.Grow = RandomScore
+			rw.Grow = RandomScore
 		case CriterionGradient:
 			d.needGr = true
-			d.rewirer.Grow = d.gradScore
+			rw.Grow = d.gradScore
 		case CriterionHebbian:
 			if cfg.Hebbian == nil {
 				return fail(errors.New("Regrow is hebbian but Hebbian is nil"))
 			}
 			d.needHeb = true
-			d.rewirer.Grow = cfg.Hebbian.ScoreFunc()
+			rw.Grow = cfg.Hebbian.ScoreFunc()
 		default:
 			return fail(errors.Errorf("unknown Regrow %q (want random, gradient or hebbian)", string(cfg.Regrow)))
 		}
 	}
-	d.rewirer.Scope = cfg.Scope
+	rw.Scope = cfg.Scope
 	if cfg.GrowInit == GrowInitial {
-		d.rewirer.Init = InitValues
+		rw.Init = InitValues
 	}
 	d.cfg = cfg
+	rcfg := RewiringConfig{
+		Name: "dst", Schedule: sched, Rewirer: rw, Seed: cfg.Seed, Layers: cfg.Layers, Log: cfg.Log,
+		TrainBegin: d.trainBegin, AfterRewire: d.afterRewire,
+	}
+	if d.needHeb || d.needGr {
+		rcfg.Gather = d.gather
+	}
+	if d.Rewiring, err = newRewiring(rcfg); err != nil {
+		return fail(err)
+	}
 	return d, nil
 }
 
@@ -274,24 +278,8 @@ func (d *DST) pruneScore(c Criterion) (ScoreFunc, error) {
 	return nil, errors.Errorf("unknown prune criterion %q (want magnitude, random or hebbian)", string(c))
 }
 
-// Name returns "dst".
-func (d *DST) Name() string { return "dst" }
-
 // Config returns the configuration with defaults filled in.
 func (d *DST) Config() DSTConfig { return d.cfg }
-
-// Zeta returns the update fraction ζ_t of an update at epoch (or step) at,
-// with the schedule's End as resolved by OnTrainBegin.
-func (d *DST) Zeta(at int) float64 {
-	return d.cfg.Anneal.Fraction(d.cfg.Zeta, at-d.sched.start, d.sched.end-d.sched.start)
-}
-
-// Reports returns the reports of every update so far, in order (one per
-// layer and update).
-func (d *DST) Reports() []RewireReport { return append([]RewireReport(nil), d.reports...) }
-
-// Layers returns the layers DST rewires (known after OnTrainBegin).
-func (d *DST) Layers() []layers.Sparse { return append([]layers.Sparse(nil), d.layers...) }
 
 // DSTState is DST's state, for checkpoints: with it (and the schedule being
 // a function of the epoch or step), a run resumed at an epoch boundary
@@ -312,7 +300,8 @@ type DSTState struct {
 
 // State returns a deep copy of the callback's state.
 func (d *DST) State() DSTState {
-	s := DSTState{Updates: d.updates, Reports: d.Reports(), GradSum: map[string][]float32{}, GradCount: map[string]int{}}
+	rs := d.Rewiring.State()
+	s := DSTState{Updates: rs.Updates, Reports: rs.Reports, GradSum: map[string][]float32{}, GradCount: map[string]int{}}
 	for k, v := range d.grad {
 		s.GradSum[k] = append([]float32(nil), v...)
 	}
@@ -345,8 +334,9 @@ func (d *DST) UnmarshalState(data []byte) error {
 // SetState restores a state saved by State. Gradient sums are checked
 // against the layers when training begins.
 func (d *DST) SetState(s DSTState) error {
-	if s.Updates < 0 {
-		return errors.Errorf("dst: SetState: Updates must be >= 0, got %d", s.Updates)
+	rs := RewiringState{Updates: s.Updates, Reports: s.Reports}
+	if err := d.Rewiring.checkState(rs); err != nil {
+		return err
 	}
 	for k, n := range s.GradCount {
 		if n < 0 {
@@ -361,8 +351,7 @@ func (d *DST) SetState(s DSTState) error {
 			return errors.Wrap(err, "dst: SetState")
 		}
 	}
-	d.updates = s.Updates
-	d.reports = append([]RewireReport(nil), s.Reports...)
+	d.Rewiring.setState(rs)
 	d.grad, d.gradCount = map[string][]float32{}, map[string]int{}
 	for k, v := range s.GradSum {
 		d.grad[k] = append([]float32(nil), v...)
@@ -373,20 +362,18 @@ func (d *DST) SetState(s DSTState) error {
 	return nil
 }
 
-// OnTrainBegin resolves the layers and the schedule's End.
-func (d *DST) OnTrainBegin(c *graph.Context) error {
-	ls, err := resolveLayers(c, d.cfg.Layers)
-	if err != nil {
-		return err
-	}
-	d.layers = ls
-	if d.cfg.Regrow == CriterionGradient {
+// trainBegin turns on the dense gradient for gradient regrowth and checks
+// restored gradient sums against the layers.
+func (d *DST) trainBegin(_ *graph.Context, ls []layers.Sparse) error {
+	if d.needGr {
 		// Layers keep the dense gradient only when asked (it costs a copy
 		// per step, and a full product with block kernels).
 		for _, l := range ls {
-			if k, ok := l.(interface{ KeepDenseGrad(bool) }); ok {
-				k.KeepDenseGrad(true)
+			k, ok := l.(layers.DenseGradProvider)
+			if !ok {
+				return errors.Errorf("gradient regrowth: layer %q (%T) does not provide the dense gradient (layers.DenseGradProvider)", l.Name(), l)
 			}
+			k.KeepDenseGrad(true)
 		}
 	}
 	for name, g := range d.grad {
@@ -395,69 +382,33 @@ func (d *DST) OnTrainBegin(c *graph.Context) error {
 			return errors.Errorf("restored gradient sum of layer %q does not fit the model", name)
 		}
 	}
-	if d.cfg.End == 0 {
-		if d.sched.steps {
-			d.sched.end = c.Epochs * c.Batches
-		} else {
-			d.sched.end = c.Epochs - 1
-		}
-	}
 	return nil
 }
 
-// OnEpochBegin clears the epoch's reports.
-func (d *DST) OnEpochBegin(*graph.Context) error {
-	d.epochReps = d.epochReps[:0]
-	return nil
-}
-
-// OnBatchEnd gathers the Hebbian statistics and the dense gradients the
-// next update needs, and runs the update in step mode.
-func (d *DST) OnBatchEnd(c *graph.Context) error {
-	if d.needHeb || d.needGr {
-		var left int // batches (steps) until the next update, -1 if none
-		if d.sched.steps {
-			left = -1
-			if n := d.sched.next(globalStep(c)); n >= 0 {
-				left = n - globalStep(c)
-			}
-		} else {
-			left = -1
-			if n := d.sched.next(c.Epoch); n >= 0 {
-				left = (n-c.Epoch)*c.Batches + c.Batches - 1 - c.Batch
-			}
-		}
-		if left >= 0 && d.needHeb {
-			if err := d.cfg.Hebbian.observe(c, d.layers); err != nil {
-				return err
-			}
-		}
-		if left >= 0 && left < d.cfg.GradBatches && d.needGr {
-			if err := d.accumulateGrad(c); err != nil {
-				return err
-			}
-		}
-	}
-	if d.sched.steps && d.sched.due(globalStep(c)) {
-		return d.update(c, globalStep(c))
-	}
-	return nil
-}
-
-// globalStep returns the number of steps taken since epoch 0 of the
-// training, Epoch·Batches + Batch + 1 in OnBatchEnd. It is derived from the
-// epoch, so a run resumed with FitConfig.InitialEpoch continues it even
-// without FitConfig.InitialStep.
-func globalStep(c *graph.Context) int { return c.Epoch*c.Batches + c.Batch + 1 }
-
-// OnEpochEnd runs the update in epoch mode and writes the epoch's logs.
-func (d *DST) OnEpochEnd(c *graph.Context) error {
-	if !d.sched.steps && d.sched.due(c.Epoch) {
-		if err := d.update(c, c.Epoch); err != nil {
+// gather adds the current batch to the Hebbian statistics and the dense
+// gradient sums the next update needs (left batches after this one).
+func (d *DST) gather(c *graph.Context, left int) error {
+	if left >= 0 && d.needHeb {
+		if err := d.cfg.Hebbian.observe(c, d.layers); err != nil {
 			return err
 		}
 	}
-	writeRewireLogs(c, d.layers, d.epochReps)
+	if left >= 0 && left < d.cfg.GradBatches && d.needGr {
+		if err := d.accumulateGrad(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// afterRewire drops what was gathered for the layer just rewired.
+func (d *DST) afterRewire(u *Update, _ RewireReport) error {
+	name := u.Layer.Name()
+	delete(d.grad, name)
+	delete(d.gradCount, name)
+	if d.needHeb {
+		d.cfg.Hebbian.ResetStats(name)
+	}
 	return nil
 }
 
@@ -496,117 +447,4 @@ func (d *DST) gradScore(u *Update) ([]float64, error) {
 		s[k] = math.Abs(float64(v))
 	}
 	return s, nil
-}
-
-// update rewires every layer at epoch or step at.
-func (d *DST) update(c *graph.Context, at int) error {
-	zeta := d.Zeta(at)
-	var reps []RewireReport
-	for _, l := range d.layers {
-		u := &Update{
-			Layer: l, Optimizer: c.Optimizer, Context: c, At: at,
-			Rand: rngs.New(d.cfg.Seed, rewireStream("dst", l.Name(), at)),
-		}
-		k := int(math.Round(zeta * float64(l.Mask().Active())))
-		rep, err := d.rewirer.Rewire(u, k)
-		if err != nil {
-			return err
-		}
-		rep.Zeta = zeta
-		reps = append(reps, rep)
-		delete(d.grad, l.Name())
-		delete(d.gradCount, l.Name())
-		if d.needHeb {
-			d.cfg.Hebbian.ResetStats(l.Name())
-		}
-	}
-	d.updates++
-	d.reports = append(d.reports, reps...)
-	d.epochReps = append(d.epochReps, reps...)
-	return printRewire(d.cfg.Log, "dst", c, at, d.sched.steps, zeta, reps)
-}
-
-// resolveLayers returns the named sparse layers of the context, or all of
-// them when names is empty.
-func resolveLayers(c *graph.Context, names []string) ([]layers.Sparse, error) {
-	if len(names) == 0 {
-		if len(c.Sparse) == 0 {
-			return nil, errors.New("the model has no sparse layer to rewire")
-		}
-		return append([]layers.Sparse(nil), c.Sparse...), nil
-	}
-	var out []layers.Sparse
-	seen := map[string]bool{}
-	for _, name := range names {
-		if seen[name] {
-			return nil, errors.Errorf("layer %q listed twice", name)
-		}
-		seen[name] = true
-		l := findLayer(c.Sparse, name)
-		if l == nil {
-			var have []string
-			for _, s := range c.Sparse {
-				have = append(have, s.Name())
-			}
-			return nil, errors.Errorf("no sparse layer %q (the model has %s)", name, strings.Join(have, ", "))
-		}
-		out = append(out, l)
-	}
-	return out, nil
-}
-
-func findLayer(ls []layers.Sparse, name string) layers.Sparse {
-	for _, l := range ls {
-		if l.Name() == name {
-			return l
-		}
-	}
-	return nil
-}
-
-// writeRewireLogs adds the epoch's rewiring numbers to the logs.
-func writeRewireLogs(c *graph.Context, ls []layers.Sparse, reps []RewireReport) {
-	if c.Logs == nil {
-		c.Logs = map[string]float64{}
-	}
-	for _, l := range ls {
-		name := l.Name()
-		var pruned, regrown, churn float64
-		for _, r := range reps {
-			if r.Layer == name {
-				pruned += float64(r.Pruned)
-				regrown += float64(r.Regrown)
-				churn += r.Churn
-			}
-		}
-		c.Logs[name+"/pruned"] += pruned
-		c.Logs[name+"/regrown"] += regrown
-		c.Logs[name+"/churn"] += churn
-		c.Logs[name+"/density"] = l.Mask().Density()
-		c.Logs[name+"/intra_fraction"] = l.Mask().IntraFraction()
-	}
-}
-
-// printRewire writes the one-line summary of one update.
-func printRewire(w io.Writer, kind string, c *graph.Context, at int, steps bool, zeta float64, reps []RewireReport) error {
-	if w == nil {
-		return nil
-	}
-	var sb strings.Builder
-	if steps {
-		fmt.Fprintf(&sb, "%s step %d (epoch %d/%d) zeta %.4g:", kind, at, c.Epoch+1, c.Epochs, zeta)
-	} else {
-		fmt.Fprintf(&sb, "%s epoch %d/%d zeta %.4g:", kind, at+1, c.Epochs, zeta)
-	}
-	for n, r := range reps {
-		if n > 0 {
-			sb.WriteString(" |")
-		}
-		fmt.Fprintf(&sb, " %s -%d +%d density %.4f intra %.4f churn %.4f", r.Layer, r.Pruned, r.Regrown, r.Density, r.IntraFraction, r.Churn)
-	}
-	sb.WriteByte('\n')
-	if _, err := io.WriteString(w, sb.String()); err != nil {
-		return errors.Wrapf(err, "%s: write summary", kind)
-	}
-	return nil
 }

@@ -82,6 +82,64 @@ func ExampleNewDST() {
 	// after epoch 2, hidden: pruned 16, regrown 16, density 0.50
 }
 
+// A scheduled rule of your own: two score functions (what to drop and what
+// to grow) on a Schedule (when and how much), run by Rewiring, which brings
+// the update loop, the reports, the logs and the checkpoint state. Here:
+// prune the weakest edges and regrow towards the output units with the
+// fewest inputs, at random among equals.
+func ExampleNewRewiring() {
+	model, train, err := tinyModel()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fewestInputs := func(u *callbacks.Update) ([]float64, error) {
+		m := u.Layer.Mask()
+		fanIn := make([]float64, m.Out)
+		for _, k := range m.ActiveIndices() {
+			_, j := m.Edge(k)
+			fanIn[j]++
+		}
+		s := make([]float64, m.Len())
+		for k := range s {
+			_, j := m.Edge(k)
+			s[k] = -fanIn[j] + u.Rand.Float64()/2
+		}
+		return s, nil
+	}
+	rule, err := callbacks.NewRewiring(callbacks.RewiringConfig{
+		Name:     "balance",
+		Schedule: callbacks.Schedule{Every: 1, Zeta: 0.25},
+		Rewirer:  callbacks.Rewirer{Prune: callbacks.MagnitudeScore, Grow: fewestInputs},
+		Seed:     1,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	opt, err := optim.NewAdam(optim.AdamConfig{LR: 1e-2})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	hist, err := model.Fit(train, graph.FitConfig{
+		Epochs: 3, BatchSize: 16, Optimizer: opt, Seed: 1,
+		Callbacks: []graph.Callback{rule},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range rule.Reports() {
+		fmt.Printf("after epoch %d, %s: pruned %d, regrown %d, density %.2f\n", r.Epoch+1, r.Layer, r.Pruned, r.Regrown, r.Density)
+	}
+	fmt.Println("logged:", hist.Epochs[0]["hidden/pruned"], hist.Epochs[2]["hidden/pruned"])
+	// Output:
+	// after epoch 1, hidden: pruned 16, regrown 16, density 0.50
+	// after epoch 2, hidden: pruned 16, regrown 16, density 0.50
+	// logged: 16 0
+}
+
 // A rewiring rule of your own plugs into the Rewirer as two score
 // functions: here, prune the edges of the input unit 0 first, and regrow
 // the inactive edges closest to the diagonal.

@@ -9,7 +9,6 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/g2g-ml/g2g/graph"
-	"github.com/g2g-ml/g2g/internal/rngs"
 	"github.com/g2g-ml/g2g/layers"
 )
 
@@ -35,7 +34,9 @@ const DefaultHebbianEveryN = 4
 // DefaultGrowScale is the default HebbianConfig.GrowScale.
 const DefaultGrowScale = 0.01
 
-// HebbianConfig configures Hebbian rewiring (design.md §4).
+// HebbianConfig configures Hebbian rewiring (design.md §4). Every, Start,
+// End, Zeta and Anneal make up its Schedule (HebbianConfig.Schedule); the
+// other fields configure the statistics and the criteria.
 type HebbianConfig struct {
 	// Zeta is the fraction of each layer's active edges replaced per update,
 	// in (0, 1); k = round(ζ_t·active). Zero makes the callback a source of
@@ -233,26 +234,22 @@ func (s *HebbianStats) Scores(m Measure) []float64 {
 // score (or smallest magnitude) and regrows the k inactive edges with the
 // highest score, through a Rewirer, then resets the statistics.
 //
-// It writes the same Context.Logs entries as DST. It can also serve as the
-// score source of DST's hebbian criteria (DSTConfig.Hebbian), with Zeta 0
-// if it should not rewire on its own.
+// Hebbian is a Rewiring (which brings the schedule, the update loop, the
+// reports, the logs and the summary line, with Name "hebbian" and random
+// streams "hebbian/<layer>/<epoch>") whose criteria are the co-activity
+// scores gathered here. It writes the same Context.Logs entries as DST. It
+// can also serve as the score source of DST's hebbian criteria
+// (DSTConfig.Hebbian), with Zeta 0 if it should not rewire on its own.
 type Hebbian struct {
-	// BaseCallback supplies the hooks Hebbian does not use.
-	graph.BaseCallback
+	// Rewiring runs the schedule and the updates.
+	*Rewiring
 
-	cfg     HebbianConfig
-	sched   rewireSchedule
-	rewirer Rewirer
-	layers  []layers.Sparse
+	cfg HebbianConfig
 
 	stats   map[string]*HebbianStats
 	lastObs map[string]int // step of the last observation per layer
 	gen     map[string]int // bumped at every change of the statistics
 	cache   map[string]cachedScores
-
-	updates   int
-	reports   []RewireReport
-	epochReps []RewireReport
 }
 
 type cachedScores struct {
@@ -260,19 +257,20 @@ type cachedScores struct {
 	scores []float64
 }
 
+// Schedule returns the schedule part of the configuration: Every, Start,
+// End, Zeta and Anneal (epochs only).
+func (cfg HebbianConfig) Schedule() Schedule {
+	return Schedule{Every: cfg.Every, Start: cfg.Start, End: cfg.End, Zeta: cfg.Zeta, Anneal: cfg.Anneal}
+}
+
 // NewHebbian validates cfg and returns the callback.
 func NewHebbian(cfg HebbianConfig) (*Hebbian, error) {
 	fail := func(err error) (*Hebbian, error) { return nil, errors.Wrap(err, "hebbian") }
-	var err error
-	if err := checkZeta(cfg.Zeta, true); err != nil {
+	sched, err := cfg.Schedule().check()
+	if err != nil {
 		return fail(err)
 	}
-	if cfg.Anneal, err = checkAnneal(cfg.Anneal); err != nil {
-		return fail(err)
-	}
-	if err := checkWindow(cfg.Every, cfg.Start, cfg.End); err != nil {
-		return fail(err)
-	}
+	cfg.Anneal = sched.Anneal
 	if cfg.EveryN < 0 {
 		return fail(errors.Errorf("EveryN must be >= 0, got %d", cfg.EveryN))
 	}
@@ -309,44 +307,33 @@ func NewHebbian(cfg HebbianConfig) (*Hebbian, error) {
 	if cfg.GrowScale == 0 {
 		cfg.GrowScale = DefaultGrowScale
 	}
-	for n, name := range cfg.Layers {
-		if name == "" {
-			return fail(errors.Errorf("Layers[%d] is empty", n))
-		}
-	}
 	h := &Hebbian{
 		cfg:   cfg,
-		sched: rewireSchedule{every: max(cfg.Every, 1), start: cfg.Start, end: cfg.End},
 		stats: map[string]*HebbianStats{}, lastObs: map[string]int{},
 		gen: map[string]int{}, cache: map[string]cachedScores{},
 	}
-	h.rewirer = Rewirer{Prune: h.ScoreFunc(), Grow: h.ScoreFunc(), Scope: cfg.Scope}
+	rw := Rewirer{Prune: h.ScoreFunc(), Grow: h.ScoreFunc(), Scope: cfg.Scope}
 	if cfg.Prune == CriterionMagnitude {
-		h.rewirer.Prune = MagnitudeScore
+		rw.Prune = MagnitudeScore
 	}
 	switch cfg.GrowInit {
 	case GrowInitial:
-		h.rewirer.Init = InitValues
+		rw.Init = InitValues
 	case GrowSign:
-		h.rewirer.Init = h.signValues
+		rw.Init = h.signValues
+	}
+	h.Rewiring, err = newRewiring(RewiringConfig{
+		Name: "hebbian", Schedule: sched, Rewirer: rw, Seed: cfg.Seed, Layers: cfg.Layers, Log: cfg.Log,
+		TrainBegin: h.trainBegin, Gather: h.gather, AfterRewire: h.afterRewire,
+	})
+	if err != nil {
+		return fail(err)
 	}
 	return h, nil
 }
 
-// Name returns "hebbian".
-func (h *Hebbian) Name() string { return "hebbian" }
-
 // Config returns the configuration with defaults filled in.
 func (h *Hebbian) Config() HebbianConfig { return h.cfg }
-
-// Zeta returns the update fraction ζ_t of an update at the end of epoch at,
-// with the schedule's End as resolved by OnTrainBegin.
-func (h *Hebbian) Zeta(at int) float64 {
-	return h.cfg.Anneal.Fraction(h.cfg.Zeta, at-h.sched.start, h.sched.end-h.sched.start)
-}
-
-// Reports returns the reports of every update so far, in order.
-func (h *Hebbian) Reports() []RewireReport { return append([]RewireReport(nil), h.reports...) }
 
 // Scores returns the current score C(i, j) of every edge of layer l (flat,
 // i·Out + j), from the statistics gathered since the last reset. It fails
@@ -435,7 +422,8 @@ type HebbianState struct {
 
 // State returns a deep copy of the callback's state.
 func (h *Hebbian) State() HebbianState {
-	s := HebbianState{Updates: h.updates, Reports: h.Reports(), Stats: map[string]*HebbianStats{}}
+	rs := h.Rewiring.State()
+	s := HebbianState{Updates: rs.Updates, Reports: rs.Reports, Stats: map[string]*HebbianStats{}}
 	for k, v := range h.stats {
 		if v.N > 0 {
 			s.Stats[k] = v.Clone()
@@ -462,8 +450,9 @@ func (h *Hebbian) UnmarshalState(data []byte) error {
 
 // SetState restores a state saved by State.
 func (h *Hebbian) SetState(s HebbianState) error {
-	if s.Updates < 0 {
-		return errors.Errorf("hebbian: SetState: Updates must be >= 0, got %d", s.Updates)
+	rs := RewiringState{Updates: s.Updates, Reports: s.Reports}
+	if err := h.Rewiring.checkState(rs); err != nil {
+		return err
 	}
 	for k, v := range s.Stats {
 		if v == nil {
@@ -473,8 +462,7 @@ func (h *Hebbian) SetState(s HebbianState) error {
 			return errors.Wrapf(err, "hebbian: SetState: layer %q", k)
 		}
 	}
-	h.updates = s.Updates
-	h.reports = append([]RewireReport(nil), s.Reports...)
+	h.Rewiring.setState(rs)
 	h.stats = map[string]*HebbianStats{}
 	for k, v := range s.Stats {
 		h.stats[k] = v.Clone()
@@ -485,37 +473,29 @@ func (h *Hebbian) SetState(s HebbianState) error {
 	return nil
 }
 
-// OnTrainBegin resolves the layers and the schedule's End.
-func (h *Hebbian) OnTrainBegin(c *graph.Context) error {
-	ls, err := resolveLayers(c, h.cfg.Layers)
-	if err != nil {
-		return err
-	}
-	h.layers = ls
+// trainBegin checks restored statistics against the model's layers.
+func (h *Hebbian) trainBegin(c *graph.Context, _ []layers.Sparse) error {
 	for name, s := range h.stats {
 		if l := findLayer(c.Sparse, name); l != nil && s.In*s.Out != l.Mask().Len() {
 			return errors.Errorf("restored statistics of layer %q are %d×%d, the layer is %d×%d", name, s.In, s.Out, l.Mask().In, l.Mask().Out)
 		}
 	}
-	if h.cfg.End == 0 {
-		h.sched.end = c.Epochs - 1
-	}
 	return nil
 }
 
-// OnEpochBegin clears the epoch's reports.
-func (h *Hebbian) OnEpochBegin(*graph.Context) error {
-	h.epochReps = h.epochReps[:0]
-	return nil
-}
-
-// OnBatchEnd gathers statistics (every EveryN-th batch of an epoch that
-// leads to an update; always when Zeta is 0).
-func (h *Hebbian) OnBatchEnd(c *graph.Context) error {
-	if h.cfg.Zeta > 0 && h.sched.next(c.Epoch) < 0 {
+// gather gathers statistics (every EveryN-th batch of an epoch that leads
+// to an update, left >= 0; always when Zeta is 0).
+func (h *Hebbian) gather(c *graph.Context, left int) error {
+	if h.cfg.Zeta > 0 && left < 0 {
 		return nil
 	}
 	return h.observe(c, h.layers)
+}
+
+// afterRewire resets the statistics of the layer just rewired.
+func (h *Hebbian) afterRewire(u *Update, _ RewireReport) error {
+	h.ResetStats(u.Layer.Name())
+	return nil
 }
 
 // observe adds the current batch's activations of ls to the statistics, on
@@ -531,7 +511,7 @@ func (h *Hebbian) observe(c *graph.Context, ls []layers.Sparse) error {
 		}
 		in, out, ok := c.Activations(l)
 		if !ok {
-			return errors.Errorf("hebbian: no activations for layer %q (Context.Activations)", name)
+			return errors.Errorf("hebbian: no activations for layer %q (Context.Activations; the layer must record them with layers.Builder.Record)", name)
 		}
 		x, ok1 := in.Data().([]float32)
 		y, ok2 := out.Data().([]float32)
@@ -551,41 +531,4 @@ func (h *Hebbian) observe(c *graph.Context, ls []layers.Sparse) error {
 		h.gen[name]++
 	}
 	return nil
-}
-
-// OnEpochEnd rewires on the schedule's epochs and writes the epoch's logs.
-func (h *Hebbian) OnEpochEnd(c *graph.Context) error {
-	if h.cfg.Zeta == 0 {
-		return nil
-	}
-	if h.sched.due(c.Epoch) {
-		if err := h.update(c, c.Epoch); err != nil {
-			return err
-		}
-	}
-	writeRewireLogs(c, h.layers, h.epochReps)
-	return nil
-}
-
-func (h *Hebbian) update(c *graph.Context, at int) error {
-	zeta := h.Zeta(at)
-	var reps []RewireReport
-	for _, l := range h.layers {
-		u := &Update{
-			Layer: l, Optimizer: c.Optimizer, Context: c, At: at,
-			Rand: rngs.New(h.cfg.Seed, rewireStream("hebbian", l.Name(), at)),
-		}
-		k := int(math.Round(zeta * float64(l.Mask().Active())))
-		rep, err := h.rewirer.Rewire(u, k)
-		if err != nil {
-			return err
-		}
-		rep.Zeta = zeta
-		reps = append(reps, rep)
-		h.ResetStats(l.Name())
-	}
-	h.updates++
-	h.reports = append(h.reports, reps...)
-	h.epochReps = append(h.epochReps, reps...)
-	return printRewire(h.cfg.Log, "hebbian", c, at, false, zeta, reps)
 }

@@ -1,7 +1,6 @@
 package callbacks
 
 import (
-	"fmt"
 	"math"
 	"math/rand"
 	"slices"
@@ -157,35 +156,10 @@ type Rewirer struct {
 	Init ValueFunc
 }
 
-// RewireReport is what one update did to one layer.
-type RewireReport struct {
-	// Layer is the layer's name.
-	Layer string `json:"layer"`
-	// Epoch and Step locate the update: Context.Epoch and Context.Step; 0
-	// outside Fit.
-	Epoch int `json:"epoch"`
-	Step  int `json:"step"`
-	// At is the epoch or step the update's schedule counts in.
-	At int `json:"at"`
-	// Zeta is the update fraction asked for, K the resulting target
-	// round(Zeta·Active); Pruned may be lower (see Rewirer).
-	Zeta float64 `json:"zeta"`
-	K    int     `json:"k"`
-	// Pruned and Regrown count the changed edges (always equal).
-	Pruned  int `json:"pruned"`
-	Regrown int `json:"regrown"`
-	// PrunedIntra and RegrownIntra count the intra-ensemble ones among them.
-	PrunedIntra  int `json:"pruned_intra"`
-	RegrownIntra int `json:"regrown_intra"`
-	// Active is the active edge count (unchanged by the update).
-	Active int `json:"active"`
-	// Density and IntraFraction describe the mask after the update.
-	Density       float64 `json:"density"`
-	IntraFraction float64 `json:"intra_fraction"`
-	// Churn is the fraction of the edges active before the update that it
-	// removed: Pruned / Active.
-	Churn float64 `json:"churn"`
-}
+// RewireReport is what one update did to one layer. It is defined in
+// package graph, so that rewiring callbacks can hand their reports to later
+// callbacks through graph.Context.Rewires.
+type RewireReport = graph.RewireReport
 
 func (r *Rewirer) check() error {
 	switch {
@@ -500,9 +474,4 @@ func selectFirst(a []int, n int, cmp func(x, y int) int) {
 			hi = store
 		}
 	}
-}
-
-// rewireStream is the name of the random stream of one update of one layer.
-func rewireStream(kind, layer string, at int) string {
-	return fmt.Sprintf("%s/%s/%d", kind, layer, at)
 }

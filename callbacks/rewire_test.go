@@ -264,10 +264,10 @@ func TestAnnealFractions(t *testing.T) {
 }
 
 func TestScheduleNext(t *testing.T) {
-	s := rewireSchedule{every: 3, start: 2, end: 10}
+	s := Schedule{Every: 3, Start: 2, End: 10}
 	var due []int
 	for at := 0; at < 12; at++ {
-		if s.due(at) {
+		if s.Due(at) {
 			due = append(due, at)
 		}
 	}
@@ -275,7 +275,7 @@ func TestScheduleNext(t *testing.T) {
 		t.Fatalf("due at %v", due)
 	}
 	for at, want := range map[int]int{0: 2, 2: 2, 3: 5, 5: 5, 8: 8, 9: -1, 11: -1} {
-		if got := s.next(at); got != want {
+		if got := s.Next(at); got != want {
 			t.Errorf("next(%d) = %d, want %d", at, got, want)
 		}
 	}

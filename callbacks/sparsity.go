@@ -19,13 +19,14 @@ import (
 //
 //	sparsity epoch 3/20: hidden1 density 0.2500 intra 0.4762 -20070 +20070 churn 0.1000 | hidden2 ...
 //
-// Pruned and regrown are taken from the entries the rewiring callbacks (DST,
-// Hebbian) put in the logs, which requires them to come before
-// SparsityReport in the callback list; without such entries they are
-// counted from the mask: edges active at the beginning of the epoch and
-// inactive at its end, and the converse. Churn is always measured on the
-// mask: the fraction of the edges active at the beginning of the epoch that
-// are inactive at its end (for one update per epoch, DST's churn).
+// Pruned and regrown are the sums of the epoch's reports of the layer in
+// Context.Rewires, where the rewiring callbacks (DST, Hebbian, any
+// Rewiring) put them, which requires them to come before SparsityReport in
+// the callback list; for a layer without a report they are counted from
+// the mask: edges active at the beginning of the epoch and inactive at its
+// end, and the converse. Churn is always measured on the mask: the fraction
+// of the edges active at the beginning of the epoch that are inactive at
+// its end (for one update per epoch, DST's churn).
 type SparsityReport struct {
 	// BaseCallback supplies the hooks SparsityReport does not use.
 	graph.BaseCallback
@@ -77,10 +78,16 @@ func (s *SparsityReport) OnEpochEnd(c *graph.Context) error {
 		} else {
 			before = m.Active()
 		}
-		pruned, ok1 := c.Logs[name+"/pruned"]
-		regrown, ok2 := c.Logs[name+"/regrown"]
-		if !ok1 || !ok2 {
-			pruned, regrown = float64(removed), float64(added)
+		pruned, regrown, reported := 0, 0, false
+		for _, r := range c.Rewires {
+			if r.Layer == name {
+				pruned += r.Pruned
+				regrown += r.Regrown
+				reported = true
+			}
+		}
+		if !reported {
+			pruned, regrown = removed, added
 		}
 		churn := 0.0
 		if before > 0 {
@@ -88,13 +95,13 @@ func (s *SparsityReport) OnEpochEnd(c *graph.Context) error {
 		}
 		c.Logs[name+"/density"] = m.Density()
 		c.Logs[name+"/intra_fraction"] = m.IntraFraction()
-		c.Logs[name+"/pruned"] = pruned
-		c.Logs[name+"/regrown"] = regrown
+		c.Logs[name+"/pruned"] = float64(pruned)
+		c.Logs[name+"/regrown"] = float64(regrown)
 		c.Logs[name+"/churn"] = churn
 		if n > 0 {
 			sb.WriteString(" |")
 		}
-		fmt.Fprintf(&sb, " %s density %.4f intra %.4f -%d +%d churn %.4f", name, m.Density(), m.IntraFraction(), int(pruned), int(regrown), churn)
+		fmt.Fprintf(&sb, " %s density %.4f intra %.4f -%d +%d churn %.4f", name, m.Density(), m.IntraFraction(), pruned, regrown, churn)
 	}
 	if s.w == nil || len(c.Sparse) == 0 {
 		return nil

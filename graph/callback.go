@@ -81,6 +81,12 @@ type Context struct {
 	// "val_acc" when there is validation data, "lr" and "epoch_seconds".
 	// Callbacks may add their own entries.
 	Logs map[string]float64
+	// Rewires lists the reports of the rewiring updates made during the
+	// current epoch, in order: rewiring callbacks append one per update and
+	// layer (the scheduled ones of package callbacks do), and later
+	// callbacks (a sparsity report) read them. Fit empties it when an epoch
+	// begins.
+	Rewires []RewireReport
 
 	stop       bool
 	stopReason string
@@ -99,8 +105,11 @@ func (c *Context) Stopped() (bool, string) { return c.stop, c.stopReason }
 
 // Activations returns the input and the output (after the nonlinearity) of
 // sparse layer l for the current batch, as (batch, in) and (batch, out)
-// tensors. They are valid only during OnBatchEnd and must not be kept or
-// modified; ok is false when they are not available.
+// tensors: the nodes the layer recorded with layers.Builder.Record in its
+// Forward (a sparse layer of your own records them to make its activations
+// available to Hebbian rules). They are valid only during OnBatchEnd and
+// must not be kept or modified; ok is false when they are not available
+// (outside Fit, or the layer recorded nothing).
 func (c *Context) Activations(l layers.Sparse) (in, out *tensor.Dense, ok bool) {
 	if c.prog == nil {
 		return nil, nil, false
@@ -122,14 +131,15 @@ func (c *Context) Activations(l layers.Sparse) (in, out *tensor.Dense, ok bool) 
 // gradient every edge would receive if it were active, shaped (in, out). At
 // active edges it equals the weight gradient; at inactive ones it is what
 // RigL-style regrowth ranks by. Valid only during OnBatchEnd; do not keep or
-// modify it. ok is false when the layer does not provide it: a G2G layer
-// keeps it only after KeepDenseGrad(true), which a callback should call in
-// OnTrainBegin.
+// modify it. ok is false when the layer does not provide it: it must
+// implement layers.DenseGradProvider (G2G does; a sparse layer of your own
+// implements it to be regrown by gradient), and keeps the gradient only
+// after KeepDenseGrad(true), which a callback should call in OnTrainBegin.
 func (c *Context) DenseGrad(l layers.Sparse) (grad *tensor.Dense, ok bool) {
 	if c.prog == nil {
 		return nil, false
 	}
-	dg, has := l.(interface{ DenseGrad() []float32 })
+	dg, has := l.(layers.DenseGradProvider)
 	if !has {
 		return nil, false
 	}
@@ -139,4 +149,36 @@ func (c *Context) DenseGrad(l layers.Sparse) (grad *tensor.Dense, ok bool) {
 		return nil, false
 	}
 	return tensor.New(tensor.WithShape(m.In, m.Out), tensor.WithBacking(g)), true
+}
+
+// RewireReport is what one rewiring update did to one sparse layer.
+// Rewiring callbacks append them to Context.Rewires.
+type RewireReport struct {
+	// Layer is the layer's name.
+	Layer string `json:"layer"`
+	// Epoch and Step locate the update: Context.Epoch and Context.Step; 0
+	// outside Fit.
+	Epoch int `json:"epoch"`
+	Step  int `json:"step"`
+	// At is the epoch or step the update's schedule counts in.
+	At int `json:"at"`
+	// Zeta is the update fraction asked for, K the number of edges asked
+	// for (round(Zeta·Active), unless the rule chose another); Pruned may
+	// be lower (the layer may not have as many candidates).
+	Zeta float64 `json:"zeta"`
+	K    int     `json:"k"`
+	// Pruned and Regrown count the changed edges (always equal).
+	Pruned  int `json:"pruned"`
+	Regrown int `json:"regrown"`
+	// PrunedIntra and RegrownIntra count the intra-ensemble ones among them.
+	PrunedIntra  int `json:"pruned_intra"`
+	RegrownIntra int `json:"regrown_intra"`
+	// Active is the active edge count (unchanged by the update).
+	Active int `json:"active"`
+	// Density and IntraFraction describe the mask after the update.
+	Density       float64 `json:"density"`
+	IntraFraction float64 `json:"intra_fraction"`
+	// Churn is the fraction of the edges active before the update that it
+	// removed: Pruned / Active.
+	Churn float64 `json:"churn"`
 }

@@ -92,6 +92,7 @@ func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
 	for epoch := cfg.InitialEpoch; epoch < cfg.Epochs && !ctx.stop; epoch++ {
 		ctx.Epoch, ctx.Batch = epoch, 0
 		ctx.Logs = map[string]float64{}
+		ctx.Rewires = nil
 		if err := call("OnEpochBegin", func(cb Callback) error { return cb.OnEpochBegin(ctx) }); err != nil {
 			return hist, err
 		}

@@ -20,6 +20,12 @@ type Layer interface {
 
 // Sparse is a layer whose main weight carries a connectivity mask that
 // rewiring callbacks may edit between steps.
+//
+// A sparse layer of your own gets the framework's optional features by
+// capability: it calls Builder.Record in Forward to make its input and
+// output available to Hebbian rules (graph.Context.Activations), implements
+// DenseGradProvider for gradient regrowth (RigL) and MACCounter to be
+// counted in multiply-accumulates.
 type Sparse interface {
 	Layer
 	// Weight returns the masked weight parameter (its Mask is non-nil).
@@ -38,9 +44,10 @@ type Sparse interface {
 }
 
 // MACs returns the multiply-accumulates one sample costs in a layer that
-// reports them (dense and masked weight layers do), and 0 otherwise.
+// reports them (a MACCounter: dense and masked weight layers are), and 0
+// otherwise.
 func MACs(l Layer) int {
-	if c, ok := l.(interface{ MACs() int }); ok {
+	if c, ok := l.(MACCounter); ok {
 		return c.MACs()
 	}
 	return 0

@@ -1,0 +1,50 @@
+package layers
+
+// Optional capabilities of layers. A layer of your own gets a feature of the
+// framework by implementing the matching interface below (or, for
+// activations, by recording them); nothing else needs registering.
+//
+//   - Activations: a sparse layer that calls Builder.Record(l, x, y) in its
+//     Forward makes its input x and output y (after the nonlinearity)
+//     available to callbacks through graph.Context.Activations, which is
+//     what Hebbian rewiring rules read.
+//   - Dense gradient: a sparse layer that implements DenseGradProvider can be
+//     regrown by gradient (RigL, callbacks.CriterionGradient), through
+//     graph.Context.DenseGrad.
+//   - Cost: a layer that implements MACCounter is counted by MACs and
+//     graph.Model.MACs.
+
+// DenseGradProvider is implemented by sparse layers that can provide the
+// dense gradient dLoss/d(W⊙M) of their masked weight: the gradient every
+// edge would receive if it were active, which gradient regrowth (RigL) ranks
+// the inactive edges by. graph.Context.DenseGrad serves it to callbacks;
+// callbacks.DST turns it on in OnTrainBegin for CriterionGradient. G2G
+// implements it.
+type DenseGradProvider interface {
+	// KeepDenseGrad turns keeping the dense gradient of every training step
+	// on or off (off by default: it may cost a copy of W and a full product
+	// per step).
+	KeepDenseGrad(on bool)
+	// DenseGrad returns the dense gradient of the last training step, shaped
+	// like the weight (In·Out values, row-major, flat index i·Out + j), or
+	// nil when it is not kept. The slice may be overwritten by the next
+	// step.
+	DenseGrad() []float32
+}
+
+// MACCounter is implemented by layers that know the multiply-accumulates one
+// sample costs in their forward pass (masked layers count active edges
+// only). Dense, Conv2D and G2G implement it; MACs and graph.Model.MACs
+// count the layers that do.
+type MACCounter interface {
+	// MACs returns the multiply-accumulates per sample.
+	MACs() int
+}
+
+// The built-in layers' capabilities, checked at compile time.
+var (
+	_ DenseGradProvider = (*G2G)(nil)
+	_ MACCounter        = (*G2G)(nil)
+	_ MACCounter        = (*Dense)(nil)
+	_ MACCounter        = (*Conv2D)(nil)
+)
