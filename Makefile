@@ -1,5 +1,5 @@
 # The two commands of the README's quick start, plus helpers.
-#   make train   trains G2GNet on Fashion-MNIST (design.md §5); ARGS="..." adds flags
+#   make train   trains G2GNet on Fashion-MNIST (docs/design.md §5); ARGS="..." adds flags
 #   make test    runs the test suite
 # Both install the Debian packages they need first (scripts/deps.sh).
 export PATH := $(PATH):/usr/local/go/bin

@@ -56,7 +56,7 @@ const (
 	GrowSign GrowInit = "sign"
 )
 
-// DSTConfig configures dynamic sparse training (design.md §3). Zeta is
+// DSTConfig configures dynamic sparse training (docs/design.md §3). Zeta is
 // required; every other zero value means the documented default.
 type DSTConfig struct {
 	// Every runs an update at the end of every Every-th epoch (default 1).

@@ -35,7 +35,7 @@ const DefaultHebbianEveryN = 4
 // DefaultGrowScale is the default HebbianConfig.GrowScale.
 const DefaultGrowScale = 0.01
 
-// HebbianConfig configures Hebbian rewiring (design.md §4).
+// HebbianConfig configures Hebbian rewiring (docs/design.md §4).
 type HebbianConfig struct {
 	// Zeta is the fraction of each layer's active edges replaced per update,
 	// in (0, 1); k = round(ζ_t·active). Zero makes the callback a source of

@@ -1,6 +1,6 @@
 // Command custom-callback shows how to write a rewiring rule of your own as
 // a callback and plug it into training: the G2GNet Fashion-MNIST model
-// (design.md §5) trained with DeadInputRewiring, defined below.
+// (docs/design.md §5) trained with DeadInputRewiring, defined below.
 //
 // The rule: an input unit that (almost) never fires during an epoch (a
 // border pixel that is nearly always 0, a hidden ReLU unit that is dead)

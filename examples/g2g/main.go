@@ -156,7 +156,7 @@ func train(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", `Usage: g2g train [-dataset NAME] [flags]
 
 Trains G2GNet (or its dense twin, -model dense) on one data set, the model of
-design.md §5 for it, and prints test accuracy, parameters, active parameters,
+docs/design.md §5 for it, and prints test accuracy, parameters, active parameters,
 MACs per sample and seconds per epoch. -dst and -hebbian rewire the masks;
 -save, -export, -checkpoint-every and -resume handle checkpoints. -dataset
 cifar10 or cifar100 adds -augment (and cifar100 -labels); the flags below are

@@ -6,7 +6,7 @@ import (
 	"github.com/g2g-ml/g2g/layers"
 )
 
-// CIFARConfig describes design.md §5's CIFAR model: a patch encoder (one
+// CIFARConfig describes docs/design.md §5's CIFAR model: a patch encoder (one
 // convolution with kernel = stride = Patch, Filters channels, ReLU) on
 // Channels×Size×Size images, flattened to Filters·(Size/Patch)² features,
 // then the MLP of MLP (its Input is ignored: it is the encoder's width).
@@ -20,7 +20,7 @@ type CIFARConfig struct {
 	Filters int
 }
 
-// CIFARReference returns design.md §5's CIFAR configuration for the given
+// CIFARReference returns docs/design.md §5's CIFAR configuration for the given
 // number of classes (10 or 100): 3×32×32 images, 8×8 patches, 32 filters
 // (512 features), G2G 512 → 1024 → 1024 → 1024 with index grouping, G = 8,
 // p = 1, density 0.25, exact sampling, and a dense output layer.

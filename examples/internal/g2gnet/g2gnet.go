@@ -1,4 +1,4 @@
-// Package g2gnet builds the reference models of the g2g examples (design.md
+// Package g2gnet builds the reference models of the g2g examples (docs/design.md
 // §5): the Fashion-MNIST MLP 784 → 1024 → 1024 → 1024 → 10, dense or with G2G
 // masks on the hidden weight matrices.
 package g2gnet
@@ -33,7 +33,7 @@ type MLPConfig struct {
 	Seed int64
 }
 
-// Reference returns design.md §5's Fashion-MNIST configuration: G2G, index
+// Reference returns docs/design.md §5's Fashion-MNIST configuration: G2G, index
 // grouping, G = 8, p = 1, density 0.25, exact sampling.
 func Reference() MLPConfig {
 	return MLPConfig{

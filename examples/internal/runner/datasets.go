@@ -16,7 +16,7 @@ import (
 	"github.com/g2g-ml/g2g/layers"
 )
 
-// Dataset describes a data set a run can train on and the model design.md
+// Dataset describes a data set a run can train on and the model docs/design.md
 // §5 pairs with it.
 type Dataset struct {
 	// Name is the command and data set name, e.g. "fashion-mnist".
@@ -38,7 +38,7 @@ type Dataset struct {
 	// Load finds and loads the training and test sets, returning a
 	// description of the source.
 	Load func(o *Options, stderr io.Writer) (train, test *datasets.Dataset, source string, err error)
-	// CIFAR models start with design.md §5's patch encoder.
+	// CIFAR models start with docs/design.md §5's patch encoder.
 	CIFAR bool
 	// Classes returns the number of classes under o.
 	Classes func(o *Options) int
@@ -85,7 +85,7 @@ func idxSet(name string, find func(string) (string, error), load func(string) (*
 	}
 }
 
-// FashionMNIST is design.md §5's main experiment.
+// FashionMNIST is docs/design.md §5's main experiment.
 func FashionMNIST() *Dataset {
 	return idxSet("fashion-mnist", datasets.FindFashionMNIST, datasets.LoadFashionMNIST,
 		"directory with the four Fashion-MNIST IDX files (default: $G2G_DATA, user cache, /usr/share/datasets/fashion-mnist)")
@@ -97,7 +97,7 @@ func MNIST() *Dataset {
 		"directory with the four MNIST IDX files (default: $G2G_DATA, user cache, /usr/share/datasets/mnist)")
 }
 
-// CIFAR10 trains design.md §5's CIFAR model on CIFAR-10: the official binary
+// CIFAR10 trains docs/design.md §5's CIFAR model on CIFAR-10: the official binary
 // set when found (or downloaded with -download), else the shared JPEG copy.
 func CIFAR10() *Dataset {
 	return &Dataset{
@@ -147,7 +147,7 @@ func CIFAR10() *Dataset {
 	}
 }
 
-// CIFAR100 trains design.md §5's CIFAR model on CIFAR-100 (fine or coarse
+// CIFAR100 trains docs/design.md §5's CIFAR model on CIFAR-100 (fine or coarse
 // labels).
 func CIFAR100() *Dataset {
 	kind := func(o *Options) datasets.CIFARKind {

@@ -65,7 +65,7 @@ type Options struct {
 	Resume          string `json:"-"`
 }
 
-// Defaults returns the reference settings of design.md §5 for ds.
+// Defaults returns the reference settings of docs/design.md §5 for ds.
 func Defaults(ds *Dataset) Options {
 	return Options{
 		Model: "g2g", Grouping: "index", Density: 0.25, Intra: 1, Groups: 8, Sampling: "exact",
