@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"image"
 	"image/color"
 	"image/png"
@@ -16,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 )
 
 // classColour is the learnable signal of the fake sets: every pixel of an

@@ -2,10 +2,11 @@ package main
 
 import (
 	"bytes"
-	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 )
 
 func TestRunOnTinyData(t *testing.T) {

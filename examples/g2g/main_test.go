@@ -2,12 +2,13 @@ package main
 
 import (
 	"bytes"
-	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 )
 
 // TestMain lets the test binary stand in for g2g in child processes.

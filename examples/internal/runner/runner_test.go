@@ -3,7 +3,6 @@ package runner
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"github.com/g2g-ml/g2g/graph"
 	"github.com/g2g-ml/g2g/internal/npz"
 )
