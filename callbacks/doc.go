@@ -12,7 +12,7 @@
 //     density, the intra-ensemble fraction, the edges pruned and regrown
 //     and the mask churn.
 //
-// Sparse training (design.md §3 and §4):
+// Sparse training (docs/design.md §3 and §4):
 //
 //   - DST prunes and regrows edges on a schedule: SET (magnitude pruning,
 //     random regrowth), RigL (gradient regrowth), Hebbian criteria, mixes.

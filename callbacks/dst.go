@@ -53,7 +53,7 @@ const (
 	GrowSign GrowInit = "sign"
 )
 
-// DSTConfig configures dynamic sparse training (design.md §3). Zeta is
+// DSTConfig configures dynamic sparse training (docs/design.md §3). Zeta is
 // required; every other zero value means the documented default. Every,
 // EverySteps, Start, End, Zeta and Anneal make up its Schedule
 // (DSTConfig.Schedule); the other fields choose the criteria.

@@ -34,7 +34,7 @@ const DefaultHebbianEveryN = 4
 // DefaultGrowScale is the default HebbianConfig.GrowScale.
 const DefaultGrowScale = 0.01
 
-// HebbianConfig configures Hebbian rewiring (design.md §4). Every, Start,
+// HebbianConfig configures Hebbian rewiring (docs/design.md §4). Every, Start,
 // End, Zeta and Anneal make up its Schedule (HebbianConfig.Schedule); the
 // other fields configure the statistics and the criteria.
 type HebbianConfig struct {

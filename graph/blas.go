@@ -1,8 +1,9 @@
 package graph
 
 import (
-	"gonum.org/v1/gonum/blas"
 	"runtime"
+
+	"gonum.org/v1/gonum/blas"
 
 	"github.com/g2g-ml/g2g/internal/kernels"
 )

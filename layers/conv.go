@@ -12,7 +12,7 @@ import (
 // inputs laid out (batch, InChannels, Height, Width), channel-major like
 // PyTorch's NCHW.
 //
-// design.md §5's CIFAR patch encoder is
+// docs/design.md §5's CIFAR patch encoder is
 //
 //	Conv2DConfig{Name: "patch", InChannels: 3, OutChannels: 32, Height: 32, Width: 32,
 //		Kernel: 8, Stride: 8, Activation: ReLU, Flatten: true}
@@ -54,7 +54,7 @@ type Conv2DConfig struct {
 // unfolds the input with im2col and multiplies by the flattened filter; when
 // Kernel == Stride and Padding == 0 (a patch embedding) im2col is exactly the
 // cutting of the image into non-overlapping patches, so the layer is then a
-// dense layer applied to every patch. G.Conv2d is used as is: on design.md
+// dense layer applied to every patch. G.Conv2d is used as is: on docs/design.md
 // §5's CIFAR model its im2col and transposes take about 1% of a training
 // step, so no hand-written patch path is needed. Forward values are checked
 // against a direct convolution, and the gradients of W and b against finite

@@ -8,7 +8,7 @@ import (
 	"github.com/g2g-ml/g2g/layers"
 )
 
-// The CIFAR patch encoder of design.md §5: one convolution, 32 channels,
+// The CIFAR patch encoder of docs/design.md §5: one convolution, 32 channels,
 // kernel = stride = 8 on 3×32×32 images, flattened to 4·4·32 = 512 ReLU
 // features, followed here by a dense classifier.
 func ExampleNewConv2D() {

@@ -113,7 +113,7 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 }
 
 var convCases = []Conv2DConfig{
-	// design.md §5's patch encoder (fewer channels to keep the test fast).
+	// docs/design.md §5's patch encoder (fewer channels to keep the test fast).
 	{InChannels: 3, OutChannels: 4, Height: 32, Width: 32, Kernel: 8, Stride: 8},
 	{InChannels: 2, OutChannels: 3, Height: 5, Width: 6, Kernel: 3, Stride: 1, Padding: 1},
 	{InChannels: 1, OutChannels: 2, Height: 7, Width: 7, Kernel: 3, Stride: 2, Padding: 1},

@@ -35,7 +35,7 @@ const (
 // In·Out edges kept; Inter is then derived) or by Inter directly. With
 // Density set, Inter = (Density − Intra·f)/(1 − f), where f is the fraction
 // of intra-ensemble pairs (1/Groups when the groups are equal): this is
-// design.md's p' = (d − 1/G)/(1 − 1/G) for Intra = 1, made exact for unequal
+// docs/design.md §2.3's p' = (d − 1/G)/(1 − 1/G) for Intra = 1, made exact for unequal
 // groups.
 type G2GConfig struct {
 	// Name is the layer's name (required, unique within a model).

@@ -19,7 +19,7 @@ func newTestG2G(t testing.TB, cfg G2GConfig) *G2G {
 }
 
 func TestDerivedInterMatchesDesignFormula(t *testing.T) {
-	// design.md §2: p' = (d − 1/G)/(1 − 1/G) for p = 1 and equal groups.
+	// docs/design.md §2.3: p' = (d − 1/G)/(1 − 1/G) for p = 1 and equal groups.
 	l := newTestG2G(t, G2GConfig{In: 64, Out: 32, Groups: 8, Density: 0.25, Seed: 1})
 	want := (0.25 - 1.0/8) / (1 - 1.0/8)
 	if got := l.Config().Inter; math.Abs(got-want) > 1e-12 {

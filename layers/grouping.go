@@ -9,7 +9,7 @@ import (
 // Grouping names a strategy for splitting a layer's units into ensembles.
 type Grouping string
 
-// The grouping strategies of design.md §2.
+// The grouping strategies of docs/design.md §2.2.
 const (
 	// GroupIndex assigns contiguous ranges: group(i) = floor(i·G/n).
 	GroupIndex Grouping = "index"

@@ -1,4 +1,4 @@
-// Command bench measures g2g's training and inference speed on design.md §5's
+// Command bench measures g2g's training and inference speed on docs/design.md §5's
 // Fashion-MNIST models — dense, and G2G at several densities — and, in the
 // same invocation, a PyTorch reference training the same models the way a
 // PyTorch user of the paper would (F.linear(x, W*M)), with the same batch,

@@ -1,4 +1,4 @@
-"""PyTorch reference for g2g's benchmark: trains design.md §5's Fashion-MNIST MLP
+"""PyTorch reference for g2g's benchmark: trains docs/design.md §5's Fashion-MNIST MLP
 the way a PyTorch user of the G2G paper would, with masks applied as
 F.linear(x, W * M), on random data, and prints one JSON line.
 

@@ -1,4 +1,4 @@
-// Command cifar10 trains design.md §5's CIFAR model on CIFAR-10: a patch
+// Command cifar10 trains docs/design.md §5's CIFAR model on CIFAR-10: a patch
 // encoder (one 3→32 convolution, kernel = stride = 8, ReLU: 512 features),
 // then G2G 512 → 1024 → 1024 → 1024 (ReLU) and a dense output layer; with
 // -model dense, the same network without masks.

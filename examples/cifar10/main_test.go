@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"image"
 	"image/color"
 	"image/png"
@@ -16,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 )
 
 // classColour is the learnable signal of the fake sets: every pixel of an
@@ -125,7 +126,7 @@ func lastJSON(t *testing.T, out string) map[string]interface{} {
 	return res
 }
 
-// cifarParams is the parameter count of design.md §5's CIFAR model:
+// cifarParams is the parameter count of docs/design.md §5's CIFAR model:
 // conv 3·8·8·32 + 32, hidden 512·1024 + 2·1024² + 3·1024, output 1024·k + k.
 func cifarParams(classes int) float64 {
 	return float64(3*64*32 + 32 + 512*1024 + 2*1024*1024 + 3*1024 + 1024*classes + classes)

@@ -1,4 +1,4 @@
-// Command cifar100 trains design.md §5's CIFAR model on CIFAR-100: a patch
+// Command cifar100 trains docs/design.md §5's CIFAR model on CIFAR-100: a patch
 // encoder (one 3→32 convolution, kernel = stride = 8, ReLU: 512 features),
 // then G2G 512 → 1024 → 1024 → 1024 (ReLU) and a dense output layer over
 // the 100 fine classes (or the 20 coarse ones with -labels coarse); with

@@ -5,11 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 )
 
 // record returns a CIFAR-100 record whose colour depends on its coarse

@@ -1,5 +1,5 @@
 // Command fashion-mnist trains G2GNet (or its dense twin) on Fashion-MNIST:
-// the reference experiment of design.md §5.
+// the reference experiment of docs/design.md §5.
 //
 // With no flags it trains the G2G MLP 784 → 1024 → 1024 → 1024 → 10 (index
 // grouping, 8 ensembles, density 0.25) for 20 epochs with Adam (lr 1e-3,

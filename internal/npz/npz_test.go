@@ -2,13 +2,14 @@ package npz
 
 import (
 	"errors"
-	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 )
 
 func TestRoundTrip(t *testing.T) {

@@ -2,7 +2,6 @@ package experiment
 
 import (
 	"bytes"
-	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 	"github.com/g2g-ml/g2g/examples/internal/runner"
 )
 

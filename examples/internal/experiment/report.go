@@ -3,7 +3,6 @@ package experiment
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/examples/internal/report"
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 )
 
 // HeatmapDensity is the density whose masks Report draws when the grid has

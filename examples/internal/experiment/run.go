@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"io"
 	"math"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/examples/internal/runner"
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"github.com/g2g-ml/g2g/internal/npz"
 	"github.com/g2g-ml/g2g/layers"
 )

@@ -1,13 +1,13 @@
 package report
 
 import (
-	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"github.com/g2g-ml/g2g/layers"
 )
 

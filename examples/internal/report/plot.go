@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"github.com/g2g-ml/g2g/internal/atomicfile"
 	"image/color"
 	"io"
 	"math"
@@ -18,6 +17,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 )
 
 // dpi is the resolution of every PNG: at 96 dots per inch a point is 4/3
