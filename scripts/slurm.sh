@@ -3,8 +3,9 @@
 # `g2g experiment -executor slurm` (issue 14) and for trying the executor by hand.
 #
 #   scripts/slurm.sh install        apt-get install slurm-wlm and munge when missing
-#   scripts/slurm.sh start          write the config, start munged, slurmctld and slurmd,
-#                                   wait until the node is idle; prints `export SLURM_CONF=...`
+#   scripts/slurm.sh start          write the config, start munged, slurmctld and slurmd
+#                                   from empty state (job ids restart at 1), wait until the
+#                                   node is idle; prints `export SLURM_CONF=...`
 #   scripts/slurm.sh stop           cancel all jobs, stop the daemons that start started,
 #                                   remove the cluster's state (keeps key, config and logs)
 #   scripts/slurm.sh status         sinfo and squeue of the private cluster
@@ -29,6 +30,7 @@
 # them.
 #
 # Other settings: G2G_SLURM_TIMEOUT (default 60) bounds the wait for the node to be idle.
+# Notes on the setup, its gotchas, timings and what tests may rely on: docs/slurm.md.
 set -euo pipefail
 
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -230,7 +232,7 @@ wait_idle() {
 		case $state in
 		idle | mixed | allocated | completing) return 0 ;;
 		esac
-		sleep 1
+		sleep 0.25
 	done
 	log "error: node $NODE is not idle after ${TIMEOUT}s (sinfo says '${state:-no answer}')"
 	{
@@ -378,10 +380,11 @@ cmd_run_with() {
 		# A cluster started before (by hand) is left running afterwards.
 		was_running=1
 	fi
-	bash "$0" start >/dev/null
 	if ((!was_running)); then
+		# Set before start, so that a start that fails half way is cleaned up too.
 		trap 'bash "$0" stop' EXIT
 	fi
+	bash "$0" start >/dev/null
 	export SLURM_CONF=$CONF
 	"$@" || status=$?
 	return "$status"
