@@ -277,7 +277,7 @@ cmd_start() {
 	mkdir -p "$DIR/state" "$DIR/spool" "$DIR/run" "$DIR/log"
 	local f
 	for f in "$DIR"/log/*.log; do
-		[ -e "$f" ] && mv -f "$f" "$f.1"
+		if [ -e "$f" ]; then mv -f "$f" "$f.1"; fi
 	done
 	chmod 755 "$DIR"
 	write_conf
