@@ -4,7 +4,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"runtime"
 
-	"github.com/g2g-ml/g2g/internal/kernels"
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 )
 
 // blasBackend names the BLAS implementation gorgonia uses for matrix

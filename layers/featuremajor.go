@@ -4,7 +4,7 @@ import (
 	"github.com/pkg/errors"
 	"gonum.org/v1/gonum/blas"
 
-	"github.com/g2g-ml/g2g/internal/kernels"
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 )
 
 // FrozenG2G is a read-only snapshot of a G2G layer for inference: its

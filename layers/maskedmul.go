@@ -13,7 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/g2g-ml/g2g/internal/gop"
-	"github.com/g2g-ml/g2g/internal/kernels"
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 )
 
 // maskedMul is a gorgonia op computing y = x·(W⊙M) for x (batch, in), W and
