@@ -7,9 +7,9 @@ import (
 
 	"github.com/pkg/errors"
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 
 	"github.com/g2g-ml/g2g/internal/npz"
+	"github.com/g2g-ml/g2g/internal/sparse"
 	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 	"github.com/g2g-ml/g2g/layers"
 )
@@ -580,10 +580,7 @@ func (op *infOp) run(vals [][]float32, bs int) []float32 {
 	y := op.buf[:bs*op.width]
 	switch n.Type {
 	case "dense":
-		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
-			blas32.General{Rows: bs, Cols: n.In, Stride: n.In, Data: x},
-			blas32.General{Rows: n.In, Cols: n.Out, Stride: n.Out, Data: op.w},
-			0, blas32.General{Rows: bs, Cols: n.Out, Stride: n.Out, Data: y})
+		sparse.Gemm(blas.NoTrans, blas.NoTrans, bs, n.Out, n.In, x, n.In, op.w, n.Out, y, n.Out)
 	case "conv2d":
 		op.conv(x, y, bs)
 	case "add":
@@ -665,10 +662,7 @@ func (op *infOp) conv(x, y []float32, bs int) {
 		}
 	}
 	// prod (bs·pos × OutChannels) = cols · Wᵀ, W being (OutChannels × kk).
-	blas32.Gemm(blas.NoTrans, blas.Trans, 1,
-		blas32.General{Rows: bs * pos, Cols: kk, Stride: kk, Data: cols},
-		blas32.General{Rows: n.OutChannels, Cols: kk, Stride: kk, Data: op.w},
-		0, blas32.General{Rows: bs * pos, Cols: n.OutChannels, Stride: n.OutChannels, Data: prod})
+	sparse.Gemm(blas.NoTrans, blas.Trans, bs*pos, n.OutChannels, kk, cols, kk, op.w, kk, prod, n.OutChannels)
 	for s := 0; s < bs; s++ {
 		ys := y[s*op.width : (s+1)*op.width]
 		for p := 0; p < pos; p++ {
