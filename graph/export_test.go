@@ -154,13 +154,16 @@ func TestExportRestoresEnsembles(t *testing.T) {
 			t.Fatalf("accelerated %v: g2 runs %d dense blocks, want 4: the test proves nothing", accel, n)
 		}
 		for k, orig := range []*layers.G2G{g1, g2} {
-			got := inf.ops[k].sparse
+			got, ok := inf.nodes[k].op.(*layers.FrozenG2G)
+			if !ok {
+				t.Fatalf("node %d runs %T, not a frozen G2G layer", k, inf.nodes[k].op)
+			}
 			if got.Kernel() != orig.Kernel() || got.Blocks() != orig.Freeze().Blocks() {
 				t.Fatalf("accelerated %v: %s: runs %s with %d blocks, the layer %s with %d", accel, orig.Name(), got.Kernel(), got.Blocks(), orig.Kernel(), orig.Freeze().Blocks())
 			}
 		}
-		if inf.ops[0].chainEnd != 1 || inf.ops[2].chainEnd != -1 {
-			t.Fatalf("chains: %d, %d; want g1..g2 chained, out alone", inf.ops[0].chainEnd, inf.ops[2].chainEnd)
+		if inf.nodes[0].chainEnd != 1 || inf.nodes[2].chainEnd != -1 {
+			t.Fatalf("chains: %d, %d; want g1..g2 chained, out alone", inf.nodes[0].chainEnd, inf.nodes[2].chainEnd)
 		}
 	}
 }
