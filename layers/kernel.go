@@ -44,32 +44,33 @@ func ParseKernel(s string) (Kernel, error) {
 // Tuning holds the thresholds by which KernelAuto chooses a G2G layer's
 // kernel and KernelSparse splits its work between BLAS and the edge
 // kernels. DefaultTuning returns the measured values; SetTuning changes a
-// layer's. The fields are:
-//
-//   - SparseCrossover: the largest density at which KernelAuto chooses the
-//     sparse kernels over one dense product when they run in assembly
-//     (AVX-512). Measured with graph's BenchmarkTrainStep (two 1024 × 1024
-//     layers, batch 256, OpenBLAS, 2 cores): per training step, sparse
-//     16.8 ms and dense 21.8 ms at density 0.25, sparse 27.7 ms and dense
-//     22.1 ms at 0.5; the lines cross near 0.35.
-//   - SparseCrossoverGo: SparseCrossover for processors without AVX-512,
-//     where the sparse kernels are plain Go, ten times slower per edge
-//     (0.02).
-//   - BlockCrossover: the largest fraction of non-empty ensemble blocks at
-//     which KernelAuto, without AVX-512, chooses the block kernels (one BLAS
-//     product per non-empty block) over one dense product (0.75).
-//   - DenseBlockFill: the smallest fraction of active edges at which
-//     KernelSparse multiplies an ensemble block (intra-ensemble blocks are
-//     fully active by default) with one BLAS product instead of edge by
-//     edge; above 1 it never does. OpenBLAS multiplies dense blocks about
-//     twice as fast per multiply-accumulate as the edge kernels (0.5 in
-//     binaries built with -tags openblas); gonum's pure-Go BLAS is slower
-//     than them (2 otherwise).
+// layer's. It replaces the package variables SparseCrossover,
+// SparseCrossoverGo, BlockCrossover and DenseBlockFill of earlier versions.
 type Tuning struct {
-	SparseCrossover   float64
+	// SparseCrossover is the largest density at which KernelAuto chooses
+	// the sparse kernels over one dense product when they run in assembly
+	// (AVX-512); default 0.35. Measured with graph's BenchmarkTrainStep
+	// (two 1024 × 1024 layers, batch 256, OpenBLAS, 2 cores): per training
+	// step, sparse 16.8 ms and dense 21.8 ms at density 0.25, sparse 27.7
+	// ms and dense 22.1 ms at 0.5; the lines cross near 0.35.
+	SparseCrossover float64
+	// SparseCrossoverGo is SparseCrossover for processors without
+	// AVX-512, where the sparse kernels are plain Go, ten times slower per
+	// edge; default 0.02.
 	SparseCrossoverGo float64
-	BlockCrossover    float64
-	DenseBlockFill    float64
+	// BlockCrossover is the largest fraction of non-empty ensemble blocks
+	// at which KernelAuto, without AVX-512, chooses the block kernels (one
+	// BLAS product per non-empty block) over one dense product; default
+	// 0.75.
+	BlockCrossover float64
+	// DenseBlockFill is the smallest fraction of active edges at which
+	// KernelSparse multiplies an ensemble block (intra-ensemble blocks are
+	// fully active by default) with one BLAS product instead of edge by
+	// edge; above 1 it never does. OpenBLAS multiplies dense blocks about
+	// twice as fast per multiply-accumulate as the edge kernels (default
+	// 0.5 in binaries built with -tags openblas); gonum's pure-Go BLAS is
+	// slower than them (default 2 otherwise).
+	DenseBlockFill float64
 }
 
 // DefaultTuning returns the measured thresholds for the BLAS in use (see
