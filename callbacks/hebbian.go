@@ -6,9 +6,9 @@ import (
 	"math"
 
 	"github.com/pkg/errors"
-	G "gorgonia.org/gorgonia"
 
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/internal/sparse"
 	"github.com/g2g-ml/g2g/layers"
 )
 
@@ -137,7 +137,7 @@ func (s *HebbianStats) Add(x, y []float32, batch int) error {
 	// scratch (In×Out) = xᵀ (In×batch) · y (batch×Out), in float32 for one
 	// batch, then added to the float64 sums. 'T' and 'N' are gonum's
 	// blas.Trans and blas.NoTrans.
-	G.WhichBLAS().Sgemm('T', 'N', s.In, s.Out, batch, 1, x, s.In, y, s.Out, 0, s.scratch, s.Out)
+	sparse.BLAS().Sgemm('T', 'N', s.In, s.Out, batch, 1, x, s.In, y, s.Out, 0, s.scratch, s.Out)
 	for k, v := range s.scratch {
 		s.SumXY[k] += float64(v)
 	}

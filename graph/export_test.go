@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 	"github.com/g2g-ml/g2g/layers"
 )
 
@@ -123,36 +124,46 @@ func TestExportIsCompactAndChecked(t *testing.T) {
 }
 
 // An exported ensemble-level model gets its ensembles back, so its sparse
-// layers find their blocks again.
+// layers find their blocks again: the block kernels without AVX-512, and,
+// where BLAS multiplies full blocks faster than the edge kernels (OpenBLAS,
+// DenseBlockFill ≤ 0.5), the sparse kernel's BLAS blocks.
 func TestExportRestoresEnsembles(t *testing.T) {
-	saved := layers.DenseBlockFill
-	layers.DenseBlockFill = 0.5 // full blocks through BLAS, as with OpenBLAS
-	defer func() { layers.DenseBlockFill = saved }()
-	g1 := mustG2G(t, layers.G2GConfig{Name: "g1", In: 16, Out: 24, Groups: 4, Density: 0.5, Sampling: layers.SampleBlocks, Activation: layers.ReLU, Seed: 1})
-	g2 := mustG2G(t, layers.G2GConfig{Name: "g2", In: 24, Out: 8, Groups: 4, Density: 0.25, Sampling: layers.SampleBlocks, Activation: layers.ReLU, Seed: 2})
-	m, err := Sequential([]int{16}, g1, g2, mustDense(t, layers.DenseConfig{Name: "out", In: 8, Out: 3, Seed: 3}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSamePredictions(t, m, toyData(300, 16, 3, 4).X)
-	path := filepath.Join(t.TempDir(), "b.npz")
-	if err := m.Export(path); err != nil {
-		t.Fatal(err)
-	}
-	inf, err := LoadInference(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := g2.Freeze().Blocks(); n != 4 {
-		t.Fatalf("g2 runs %d dense blocks, want 4: the test proves nothing", n)
-	}
-	for k, orig := range []*layers.G2G{g1, g2} {
-		got := inf.ops[k].sparse
-		if got.Kernel() != orig.Kernel() || got.Blocks() != orig.Freeze().Blocks() {
-			t.Fatalf("%s: runs %s with %d blocks, the layer %s with %d", orig.Name(), got.Kernel(), got.Blocks(), orig.Kernel(), orig.Freeze().Blocks())
+	asm := kernels.Accelerated()
+	defer kernels.SetAccelerated(asm)
+	for _, accel := range []bool{false, true} {
+		if accel && (!asm || layers.DefaultTuning().DenseBlockFill > 0.5) {
+			continue // no sparse kernel with blocks here
 		}
-	}
-	if inf.ops[0].chainEnd != 1 || inf.ops[2].chainEnd != -1 {
-		t.Fatalf("chains: %d, %d; want g1..g2 chained, out alone", inf.ops[0].chainEnd, inf.ops[2].chainEnd)
+		kernels.SetAccelerated(accel)
+		g1 := mustG2G(t, layers.G2GConfig{Name: "g1", In: 16, Out: 24, Groups: 4, Density: 0.5, Sampling: layers.SampleBlocks, Activation: layers.ReLU, Seed: 1})
+		g2 := mustG2G(t, layers.G2GConfig{Name: "g2", In: 24, Out: 8, Groups: 4, Density: 0.25, Sampling: layers.SampleBlocks, Activation: layers.ReLU, Seed: 2})
+		m, err := Sequential([]int{16}, g1, g2, mustDense(t, layers.DenseConfig{Name: "out", In: 8, Out: 3, Seed: 3}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSamePredictions(t, m, toyData(300, 16, 3, 4).X)
+		path := filepath.Join(t.TempDir(), "b.npz")
+		if err := m.Export(path); err != nil {
+			t.Fatal(err)
+		}
+		inf, err := LoadInference(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := g2.Freeze().Blocks(); n != 4 {
+			t.Fatalf("accelerated %v: g2 runs %d dense blocks, want 4: the test proves nothing", accel, n)
+		}
+		for k, orig := range []*layers.G2G{g1, g2} {
+			got, ok := inf.nodes[k].op.(*layers.FrozenG2G)
+			if !ok {
+				t.Fatalf("node %d runs %T, not a frozen G2G layer", k, inf.nodes[k].op)
+			}
+			if got.Kernel() != orig.Kernel() || got.Blocks() != orig.Freeze().Blocks() {
+				t.Fatalf("accelerated %v: %s: runs %s with %d blocks, the layer %s with %d", accel, orig.Name(), got.Kernel(), got.Blocks(), orig.Kernel(), orig.Freeze().Blocks())
+			}
+		}
+		if inf.nodes[0].chainEnd != 1 || inf.nodes[2].chainEnd != -1 {
+			t.Fatalf("chains: %d, %d; want g1..g2 chained, out alone", inf.nodes[0].chainEnd, inf.nodes[2].chainEnd)
+		}
 	}
 }

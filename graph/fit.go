@@ -295,6 +295,12 @@ func (m *Model) Evaluate(d *datasets.Dataset, batchSize int) (loss, acc float64,
 
 // Predict returns the logits (n × Classes, row-major) for the samples in x,
 // which holds n·InputSize values, computed in batches of batchSize.
+//
+// A model whose layers all implement layers.Inferable (every layer of
+// package layers does) runs on the inference runtime over its live weights:
+// sparse layers chain feature-major on the sparse kernels, without graph
+// overhead. A model with another layer runs through its gorgonia
+// evaluation graph instead; PredictPath tells which.
 func (m *Model) Predict(x []float32, batchSize int) ([]float32, error) {
 	size := m.InputSize()
 	if batchSize < 1 {
@@ -303,13 +309,14 @@ func (m *Model) Predict(x []float32, batchSize int) ([]float32, error) {
 	if len(x)%size != 0 {
 		return nil, errors.Errorf("predict: %d input values is not a whole number of samples of %d", len(x), size)
 	}
-	// Models made of layers with inference ops (every layer g2g provides)
-	// run on the inference runtime over their live weights: sparse layers
-	// chain feature-major on the sparse kernels, without graph overhead.
-	if inf, err := m.inference(); err == nil {
-		return inf.Predict(x, batchSize)
+	if m.notInferable() != nil {
+		return m.predictGraph(x, batchSize)
 	}
-	return m.predictGraph(x, batchSize)
+	inf, err := m.inference()
+	if err != nil {
+		return nil, errors.Wrap(err, "predict")
+	}
+	return inf.Predict(x, batchSize)
 }
 
 // predictGraph is Predict through the model's evaluation graph.

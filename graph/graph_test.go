@@ -13,7 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/g2g-ml/g2g/datasets"
-	"github.com/g2g-ml/g2g/internal/kernels"
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 	"github.com/g2g-ml/g2g/layers"
 	"github.com/g2g-ml/g2g/optim"
 )
@@ -559,8 +559,15 @@ func TestKernelsMatchDenseKernel(t *testing.T) {
 			}
 			// 21 samples: not a multiple of the kernels' 16-wide lanes.
 			d := toyData(21, 12, 3, 8)
-			run := func(k layers.Kernel, rewire bool) (float64, map[string][]float32, layers.Kernel) {
+			run := func(k layers.Kernel, rewire bool, fill float64) (float64, map[string][]float32, layers.Kernel) {
 				m, gs := build(k)
+				for _, g := range gs {
+					tuning := g.Tuning()
+					tuning.DenseBlockFill = fill
+					if err := g.SetTuning(tuning); err != nil {
+						t.Fatal(err)
+					}
+				}
 				if rewire {
 					// Move edges in both layers; the kernels must follow.
 					lossAndGrads(t, m, d)
@@ -591,21 +598,21 @@ func TestKernelsMatchDenseKernel(t *testing.T) {
 				return loss, out, gs[1].Kernel()
 			}
 			for _, rewire := range []bool{false, true} {
-				ld, gd, kd := run(layers.KernelDense, rewire)
+				fill := layers.DefaultTuning().DenseBlockFill
+				ld, gd, kd := run(layers.KernelDense, rewire, fill)
 				if kd != layers.KernelDense {
 					t.Fatalf("asked for dense, runs %s", kd)
 				}
 				for _, variant := range []string{"blocks", "sparse", "sparse+blas", "sparse+go"} {
 					k := layers.Kernel(strings.Split(variant, "+")[0])
-					saved, asm := layers.DenseBlockFill, kernels.Accelerated()
+					asm, fill := kernels.Accelerated(), layers.DefaultTuning().DenseBlockFill
 					switch variant {
 					case "sparse+blas":
-						layers.DenseBlockFill = 0.5 // dense blocks through BLAS
+						fill = 0.5 // dense blocks through BLAS
 					case "sparse+go":
 						kernels.SetAccelerated(false) // the plain Go loops
 					}
-					lk, gk, ran := run(k, rewire)
-					layers.DenseBlockFill = saved
+					lk, gk, ran := run(k, rewire, fill)
 					kernels.SetAccelerated(asm)
 					if k == layers.KernelSparse && ran != k || k == layers.KernelBlocks && ran != k && spec.grouping == layers.GroupIndex {
 						t.Fatalf("asked for %s, runs %s", k, ran)

@@ -11,7 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/g2g-ml/g2g/internal/gop"
-	"github.com/g2g-ml/g2g/internal/kernels"
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 )
 
 // biasActOp computes y = act(z + b) for z (batch, n) and b (n) — or

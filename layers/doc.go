@@ -15,10 +15,22 @@
 // goes through a Builder, which also records the inputs and outputs of sparse
 // layers for callbacks such as Hebbian rewiring.
 //
-// With SampleBlocks the mask is ensemble-level (whole blocks on or off) and
-// the layer's products run on block-sparse kernels whose cost scales with the
-// density; other masks use one dense product (a fine-grained mask at 25 %
-// density cannot beat BLAS on a CPU).
+// A G2G layer's products run on one of three kernels (G2GConfig.Kernel,
+// SetKernel): one dense BLAS product by W⊙M, one BLAS product per non-empty
+// ensemble block (block-sparse, for contiguous ensembles), or the sparse
+// kernels, which visit only the active edges (AVX-512 assembly where the
+// processor has it) and send ensemble blocks that are dense enough to BLAS.
+// KernelAuto, the default, picks from the mask each time it changes: with
+// the AVX-512 kernels, sparse up to density 0.35 and dense above; without
+// them, blocks when at most 3/4 of the ensemble blocks are non-empty
+// (ensemble-level masks, SampleBlocks), sparse up to density 0.02, dense
+// otherwise. Tuning holds these thresholds; DefaultTuning knows the BLAS in
+// use (gonum's pure Go, or OpenBLAS with -tags openblas).
+//
+// Every layer of this package also runs outside gorgonia (Inferable: the
+// inference runtime behind graph.Model.Predict) and can be exported
+// (Exportable); layers defined elsewhere opt in by implementing these
+// interfaces and registering their kind (RegisterKind).
 //
 // Other layers: Dense, Conv2D (the CIFAR patch encoder), activations,
 // Dropout, Flatten, Add and Concat (branches and skip connections).

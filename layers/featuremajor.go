@@ -2,9 +2,9 @@ package layers
 
 import (
 	"github.com/pkg/errors"
-	"gonum.org/v1/gonum/blas"
 
-	"github.com/g2g-ml/g2g/internal/kernels"
+	"github.com/g2g-ml/g2g/internal/sparse"
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 )
 
 // FrozenG2G is a read-only snapshot of a G2G layer for inference: its
@@ -13,58 +13,42 @@ import (
 // packed in the order the sparse kernel reads them, dense ensemble blocks
 // stored contiguously. It does not see later changes to the layer. It is
 // not safe for concurrent use.
+//
+// It is the layer's inference op (a FeatureMajorOp): consecutive sparse
+// layers pass their activations along feature-major.
 type FrozenG2G struct {
-	name    string
-	in, out int
-	act     Activation
-	plan    kernelPlan // a copy: the layer rebuilds its own in place
-	vals    []float32  // KernelSparse: edge weights in plan.byOut order
-	packed  *kernels.Pattern
-	blocks  [][]float32 // KernelSparse, KernelBlocks: block k of W⊙M, row stride its width
-	wm      []float32   // KernelDense: W⊙M
-	bias    []float32
+	name   string
+	act    Activation
+	bias   []float32
+	frozen *sparse.Frozen
+	xt, yt []float32 // Forward's feature-major buffers
 }
 
 // Freeze returns a snapshot of the layer for inference (see FrozenG2G).
 func (l *G2G) Freeze() *FrozenG2G {
-	p := l.kernelPlan()
-	w, m, out := l.w.Data(), l.mask.Data(), l.cfg.Out
-	f := &FrozenG2G{name: l.cfg.Name, in: l.cfg.In, out: out, act: l.cfg.Activation, plan: *p}
+	var bias []float32
 	if l.b != nil {
-		f.bias = append([]float32(nil), l.b.Data()...)
+		bias = append([]float32(nil), l.b.Data()...)
 	}
-	switch p.kernel {
-	case KernelDense:
-		f.wm = make([]float32, len(w))
-		kernels.Mask(f.wm, w, m)
-		return f
-	case KernelSparse:
-		n := p.byOut.NNZ()
-		f.vals = make([]float32, n)
-		off := make([]int32, n)
-		for e, o := range p.byOut.Off {
-			f.vals[e] = w[o]
-			off[e] = int32(e)
-		}
-		// Same rows and columns as byOut, offsets 0, 1, ...: well formed.
-		f.packed, _ = kernels.NewPattern(p.byOut.Ptr, p.byOut.Col, off)
-	}
-	for _, b := range p.blocks {
-		i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
-		blk := make([]float32, (i1-i0)*(j1-j0))
-		for i := i0; i < i1; i++ {
-			kernels.Mask(blk[(i-i0)*(j1-j0):(i-i0+1)*(j1-j0)], w[i*out+j0:i*out+j1], m[i*out+j0:i*out+j1])
-		}
-		f.blocks = append(f.blocks, blk)
-	}
-	return f
+	return &FrozenG2G{name: l.cfg.Name, act: l.cfg.Activation, bias: bias,
+		frozen: l.kernelPlan().Freeze(l.w.Data(), l.mask.Data())}
 }
 
 // Name returns the layer's name.
 func (f *FrozenG2G) Name() string { return f.name }
 
 // Kernel returns the kernel the snapshot runs on.
-func (f *FrozenG2G) Kernel() Kernel { return f.plan.kernel }
+func (f *FrozenG2G) Kernel() Kernel { return Kernel(f.frozen.Kernel()) }
+
+// Blocks returns the number of ensemble blocks the snapshot multiplies
+// with BLAS.
+func (f *FrozenG2G) Blocks() int { return f.frozen.Blocks() }
+
+// InputSize returns the number of inputs per sample (the layer's In).
+func (f *FrozenG2G) InputSize() int { return f.frozen.In() }
+
+// OutputSize returns the number of outputs per sample (the layer's Out).
+func (f *FrozenG2G) OutputSize() int { return f.frozen.Out() }
 
 // ForwardFeatureMajor computes the layer's output for n samples stored
 // feature-major — xt holds In rows of n values (one row per input unit, the
@@ -73,27 +57,13 @@ func (f *FrozenG2G) Kernel() Kernel { return f.plan.kernel }
 // activations along in this layout without transposing them; it is fastest
 // when n is kernels-friendly (a multiple of 128, or of 16 below 64).
 func (f *FrozenG2G) ForwardFeatureMajor(xt, yt []float32, n int) error {
-	in, out := f.in, f.out
+	in, out := f.frozen.In(), f.frozen.Out()
 	if n < 1 || len(xt) < in*n || len(yt) < out*n {
 		return errors.Errorf("layer %q: feature-major forward of %d samples needs %d inputs and room for %d outputs, got %d and %d",
 			f.name, n, in*n, out*n, len(xt), len(yt))
 	}
-	p := &f.plan
-	block := func(k int) ([]float32, int) { return f.blocks[k], p.blocks[k][3] - p.blocks[k][2] }
-	switch p.kernel {
-	case KernelSparse:
-		if err := sparseProduct(p, f.packed, f.vals, block, xt, yt, n, out, false); err != nil {
-			return errors.Wrapf(err, "layer %q", f.name)
-		}
-	case KernelBlocks:
-		clear(yt[:out*n])
-		forBlocks(p.blocks, 2, func(k int, b [4]int) {
-			i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
-			src, ld := block(k)
-			gemmAcc(blas.Trans, blas.NoTrans, j1-j0, n, i1-i0, src, ld, xt[i0*n:], n, yt[j0*n:], n)
-		})
-	default:
-		gemm(blas.Trans, blas.NoTrans, out, n, in, f.wm, out, xt, n, yt, n)
+	if err := f.frozen.Forward(xt, yt, n); err != nil {
+		return errors.Wrapf(err, "layer %q", f.name)
 	}
 	rowsParallel(out, n, func(r0, r1 int) {
 		for j := r0; j < r1; j++ {
@@ -108,6 +78,33 @@ func (f *FrozenG2G) ForwardFeatureMajor(xt, yt []float32, n int) error {
 	return nil
 }
 
-// Blocks returns the number of ensemble blocks the snapshot multiplies
-// with BLAS.
-func (f *FrozenG2G) Blocks() int { return len(f.plan.blocks) }
+// frozenChunk is the number of samples Forward runs feature-major at a
+// time, so that its buffers stay in cache.
+const frozenChunk = 256
+
+// Forward computes the layer's output y (n × Out) for n samples x (n × In),
+// batch-major, through ForwardFeatureMajor: chunks of samples are
+// transposed in, padded to a kernels-friendly width, and out.
+func (f *FrozenG2G) Forward(y []float32, inputs [][]float32, n int) error {
+	in, out := f.frozen.In(), f.frozen.Out()
+	if len(inputs) != 1 || n < 1 || len(inputs[0]) != n*in || len(y) != n*out {
+		return errors.Errorf("layer %q: forward of %d samples needs one input of %d values and room for %d outputs", f.name, n, n*in, n*out)
+	}
+	x := inputs[0]
+	for c0 := 0; c0 < n; c0 += frozenChunk {
+		nc := min(frozenChunk, n-c0)
+		np := kernels.Padded(nc)
+		f.xt, f.yt = grow(f.xt, in*np), grow(f.yt, out*np)
+		clear(f.xt)
+		if err := kernels.Transpose(f.xt, np, x[c0*in:(c0+nc)*in], in, nc, in); err != nil {
+			return errors.Wrapf(err, "layer %q", f.name)
+		}
+		if err := f.ForwardFeatureMajor(f.xt, f.yt, np); err != nil {
+			return err
+		}
+		if err := kernels.Transpose(y[c0*out:(c0+nc)*out], out, f.yt, np, out, nc); err != nil {
+			return errors.Wrapf(err, "layer %q", f.name)
+		}
+	}
+	return nil
+}

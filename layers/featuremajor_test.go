@@ -9,17 +9,16 @@ import (
 // Every kernel's frozen forward pass must compute act((W⊙M)ᵀ·xt + b), and
 // the snapshot must not see later changes to the layer.
 func TestFrozenForwardMatchesDefinition(t *testing.T) {
-	saved := DenseBlockFill
-	defer func() { DenseBlockFill = saved }()
 	for _, sampling := range []Sampling{SampleExact, SampleBlocks} {
 		for _, k := range []Kernel{KernelDense, KernelBlocks, KernelSparse} {
 			for _, fill := range []float64{2, 0.5} {
-				DenseBlockFill = fill
-				l, err := NewG2G(G2GConfig{Name: "g", In: 40, Out: 24, Groups: 4, Density: 0.5, Sampling: sampling, Activation: ReLU, Seed: 3})
+				l, err := NewG2G(G2GConfig{Name: "g", In: 40, Out: 24, Groups: 4, Density: 0.5, Sampling: sampling, Activation: ReLU, Kernel: k, Seed: 3})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := l.SetKernel(k); err != nil {
+				tuning := l.Tuning()
+				tuning.DenseBlockFill = fill
+				if err := l.SetTuning(tuning); err != nil {
 					t.Fatal(err)
 				}
 				rng := rand.New(rand.NewSource(4))

@@ -8,6 +8,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/g2g-ml/g2g/internal/rngs"
+	"github.com/g2g-ml/g2g/internal/sparse"
 )
 
 // Sampling selects how a G2G mask draws its edges.
@@ -67,6 +68,9 @@ type G2GConfig struct {
 	Init Initializer
 	// NoBias drops the bias term.
 	NoBias bool
+	// Kernel is the compute kernel of the layer's products (default
+	// KernelAuto; see ParseKernel and SetKernel).
+	Kernel Kernel
 	// Seed drives the grouping, the mask and the initialization, through
 	// separate streams.
 	Seed int64
@@ -81,11 +85,10 @@ type G2G struct {
 	mask  *Mask
 	bound float64
 
-	keepDense bool       // keep the dense gradient (KeepDenseGrad)
-	denseGrad []float32  // xᵀ·dy of the last training step, or nil
-	wm        []float32  // W⊙M of the last forward pass, shared by the backward op
-	kernel    Kernel     // the kernel asked for (SetKernel)
-	plan      kernelPlan // the kernel and its index for the current mask
+	keepDense bool         // keep the dense gradient (KeepDenseGrad)
+	denseGrad []float32    // xᵀ·dy of the last training step, or nil
+	tuning    Tuning       // thresholds of the kernel choice (SetTuning)
+	plan      *sparse.Plan // the kernel and its index for the current mask, kernel and tuning
 }
 
 // NewG2G builds the layer: assigns ensembles, samples the mask and
@@ -129,6 +132,14 @@ func NewG2G(cfg G2GConfig) (*G2G, error) {
 	if cfg.Grouping == "" {
 		cfg.Grouping = GroupIndex
 	}
+	if cfg.Kernel == "" {
+		cfg.Kernel = KernelAuto
+	}
+	kernel, err := ParseKernel(string(cfg.Kernel))
+	if err != nil {
+		return nil, errors.Wrapf(err, "layer %q", cfg.Name)
+	}
+	cfg.Kernel = kernel
 	if _, err := ParseActivation(string(cfg.Activation)); err != nil {
 		return nil, errors.Wrapf(err, "layer %q", cfg.Name)
 	}
@@ -176,7 +187,7 @@ func NewG2G(cfg G2GConfig) (*G2G, error) {
 		return fail("the sampled mask has no active edge (Intra %v, Inter %v): raise the density", cfg.Intra, cfg.Inter)
 	}
 
-	l := &G2G{cfg: cfg, w: newParam(cfg.Name+"/W", false, cfg.In, cfg.Out), mask: mask, bound: bound}
+	l := &G2G{cfg: cfg, w: newParam(cfg.Name+"/W", false, cfg.In, cfg.Out), mask: mask, bound: bound, tuning: DefaultTuning()}
 	l.w.Mask = mask
 	if !cfg.NoBias {
 		l.b = newParam(cfg.Name+"/b", true, 1, cfg.Out)
@@ -333,7 +344,7 @@ func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	}
 	m := b.Constant(l.cfg.Name+"/mask", l.mask.Tensor())
 	// A graph input (op == nil) needs no gradient: skip computing it.
-	y, err := G.ApplyOp(&maskedMul{opBase: opBase{layer: l, label: "x·(W⊙M)", a: 0, ra: 0, b: 1, rb: 1}, diffX: x.Op() != nil, sc: &sparseScratch{}}, x, b.Param(l.w), m)
+	y, err := G.ApplyOp(&maskedMul{opBase: opBase{layer: l, pr: &sparse.Product{}, label: "x·(W⊙M)", a: 0, ra: 0, b: 1, rb: 1}, diffX: x.Op() != nil}, x, b.Param(l.w), m)
 	if err != nil {
 		return nil, wrap(l, err, "x·(W⊙M)")
 	}

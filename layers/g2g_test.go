@@ -238,7 +238,7 @@ func TestBlockSamplingTakesWholeEnsembles(t *testing.T) {
 	if err := l.SetKernel(KernelBlocks); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(l.kernelPlan().blocks); n != 16 {
+	if n := len(l.kernelPlan().Blocks()); n != 16 {
 		t.Fatalf("%d blocks planned, want 16 of 64", n)
 	}
 	if _, err := NewG2G(G2GConfig{Name: "b", In: 64, Out: 32, Groups: 8, Density: 0.3, Sampling: SampleBlocks}); err == nil || !strings.Contains(err.Error(), "whole number") {
@@ -249,8 +249,6 @@ func TestBlockSamplingTakesWholeEnsembles(t *testing.T) {
 // With DenseBlockFill ≤ 1 the sparse kernel sends the full intra-ensemble
 // blocks to BLAS and only the remaining edges to the edge kernels.
 func TestSparsePlanSplitsDenseBlocks(t *testing.T) {
-	saved := DenseBlockFill
-	defer func() { DenseBlockFill = saved }()
 	l, err := NewG2G(G2GConfig{Name: "g", In: 64, Out: 32, Groups: 4, Density: 0.4, Sampling: SampleExact, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -258,32 +256,40 @@ func TestSparsePlanSplitsDenseBlocks(t *testing.T) {
 	if err := l.SetKernel(KernelSparse); err != nil {
 		t.Fatal(err)
 	}
-	DenseBlockFill = 0.5
-	l.plan.valid = false
-	p := l.kernelPlan()
-	if len(p.blocks) != 4 {
-		t.Fatalf("%d dense blocks, want the 4 intra-ensemble ones", len(p.blocks))
+	setFill := func(fill float64) {
+		tuning := l.Tuning()
+		tuning.DenseBlockFill = fill
+		if err := l.SetTuning(tuning); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for k, b := range p.blocks {
-		if b[0]/16 != b[2]/8 || !p.full[k] {
-			t.Fatalf("block %v (full %v) is not a full intra-ensemble block", b, p.full[k])
+	setFill(0.5)
+	p := l.kernelPlan()
+	if len(p.Blocks()) != 4 {
+		t.Fatalf("%d dense blocks, want the 4 intra-ensemble ones", len(p.Blocks()))
+	}
+	for k, b := range p.Blocks() {
+		if b[0]/16 != b[2]/8 || !p.Full(k) {
+			t.Fatalf("block %v (full %v) is not a full intra-ensemble block", b, p.Full(k))
 		}
 	}
 	intra := 4 * 16 * 8
-	if got, want := p.byOut.NNZ(), l.Mask().Active()-intra; got != want || p.byIn.NNZ() != want {
-		t.Fatalf("edge kernels get %d/%d edges, want %d (all but the intra ones)", p.byOut.NNZ(), p.byIn.NNZ(), want)
+	byOut, byIn := p.EdgeKernelEdges()
+	if want := l.Mask().Active() - intra; byOut != want || byIn != want {
+		t.Fatalf("edge kernels get %d/%d edges, want %d (all but the intra ones)", byOut, byIn, want)
 	}
 	// Pruning an intra edge leaves the block dense enough but not full.
 	act := l.Mask().ActiveIndices()
 	if err := l.Prune(act[:1]); err != nil {
 		t.Fatal(err)
 	}
-	if p := l.kernelPlan(); len(p.blocks) != 4 || p.full[0] {
-		t.Fatalf("after pruning: %d blocks, first full %v", len(p.blocks), p.full[0])
+	if p := l.kernelPlan(); len(p.Blocks()) != 4 || p.Full(0) {
+		t.Fatalf("after pruning: %d blocks, first full %v", len(p.Blocks()), p.Full(0))
 	}
-	DenseBlockFill = 2
-	l.plan.valid = false
-	if p := l.kernelPlan(); len(p.blocks) != 0 || p.byOut.NNZ() != l.Mask().Active() {
-		t.Fatalf("DenseBlockFill 2: %d blocks, %d edges for the edge kernels", len(p.blocks), p.byOut.NNZ())
+	setFill(2)
+	if p := l.kernelPlan(); len(p.Blocks()) != 0 {
+		t.Fatalf("DenseBlockFill 2: %d blocks", len(p.Blocks()))
+	} else if byOut, _ := p.EdgeKernelEdges(); byOut != l.Mask().Active() {
+		t.Fatalf("DenseBlockFill 2: %d edges for the edge kernels, want all %d", byOut, l.Mask().Active())
 	}
 }

@@ -1,10 +1,10 @@
 //go:build openblas
 
-package graph
+package sparse
 
-// Built with -tags openblas, g2g routes gorgonia's matrix products through
-// OpenBLAS (Debian: libopenblas-dev) via gonum's cgo binding, which is about
-// twice as fast as the pure-Go default on this project's machines.
+// Built with -tags openblas, every matrix product goes through OpenBLAS
+// (Debian: libopenblas-dev) via gonum's cgo binding, which is about twice
+// as fast as the pure-Go default on this project's machines.
 //
 // OpenBLAS runs single-threaded and g2g splits large products between
 // goroutines itself (parallelGemm): OpenBLAS's own worker threads spin for
@@ -17,11 +17,7 @@ import "C"
 
 import (
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/netlib/blas/netlib"
-	G "gorgonia.org/gorgonia"
-
-	"github.com/g2g-ml/g2g/layers"
 )
 
 // openBLAS is OpenBLAS with products split between goroutines.
@@ -32,12 +28,11 @@ func (b openBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []f
 	parallelGemm(b.Implementation.Sgemm, tA, tB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc)
 }
 
-func init() {
+// newBackend sets OpenBLAS to one thread and returns it. OpenBLAS
+// multiplies dense ensemble blocks about twice as fast per
+// multiply-accumulate as the edge kernels: the sparse kernel sends blocks
+// at least half full to it (DenseBlockFill 0.5).
+func newBackend() backendInfo {
 	C.openblas_set_num_threads(1)
-	G.Use(openBLAS{})
-	blas32.Use(openBLAS{}) // g2g's own kernels (masked products, exported inference)
-	blasBackend = "OpenBLAS (cgo)"
-	// OpenBLAS multiplies dense ensemble blocks faster than the sparse
-	// kernels' edge loops: let sparse layers send them to BLAS.
-	layers.DenseBlockFill = 0.5
+	return backendInfo{name: "OpenBLAS (cgo)", impl: openBLAS{}, denseBlockFill: 0.5}
 }

@@ -1,4 +1,4 @@
-package graph
+package sparse
 
 import (
 	"fmt"

@@ -1,0 +1,115 @@
+package sparse
+
+import (
+	"runtime"
+
+	"gonum.org/v1/gonum/blas"
+
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
+)
+
+// Implementation is a BLAS implementation in the form gorgonia's G.Use and
+// tensor.Use take it (gonum's four interfaces; both gonum's native
+// implementation and gonum's netlib binding satisfy it).
+type Implementation interface {
+	blas.Float32
+	blas.Float64
+	blas.Complex64
+	blas.Complex128
+}
+
+// backendInfo is the BLAS implementation every matrix product of g2g goes
+// through — the engine's, the inference runtime's and gorgonia's (package
+// layers hands Impl to G.Use) — with what the engine's defaults depend on.
+// It is chosen once, when the package is initialized, by newBackend:
+// blas_gonum.go (the default) or blas_openblas.go (-tags openblas). How the
+// backend is found stays inside those files; loading OpenBLAS at run time
+// (dlopen) instead of linking it only has to replace them.
+type backendInfo struct {
+	// name is what BLASName reports.
+	name string
+	// impl is the implementation, products split between goroutines where
+	// the backend runs single-threaded.
+	impl Implementation
+	// denseBlockFill is DefaultTuning's DenseBlockFill: the fill from which
+	// this BLAS multiplies an ensemble block faster than the edge kernels.
+	denseBlockFill float64
+}
+
+var backend = newBackend()
+
+// BLAS returns the BLAS implementation in use (see BLASName). Every matrix
+// product in g2g goes through it.
+func BLAS() Implementation { return backend.impl }
+
+// BLASName returns the name of the BLAS implementation in use: "gonum (pure
+// Go)" by default, "OpenBLAS (cgo)" in binaries built with -tags openblas.
+func BLASName() string { return backend.name }
+
+// Gemm computes c = op(a)·op(b) on row-major views, c being m × n and the
+// inner dimension k (a, b and c start at the view's first element; lda, ldb
+// and ldc are the full matrices' row strides).
+func Gemm(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	product(ta, tb, m, n, k, a, lda, b, ldb, 0, c, ldc)
+}
+
+// GemmAcc computes c += op(a)·op(b) on row-major views (see Gemm).
+func GemmAcc(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	product(ta, tb, m, n, k, a, lda, b, ldb, 1, c, ldc)
+}
+
+// product computes c = op(a)·op(b) + beta·c with one Sgemm call of the
+// backend, trimming each view to the entries the product reads.
+func product(ta, tb blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	ar, ac := m, k
+	if ta == blas.Trans {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tb == blas.Trans {
+		br, bc = n, k
+	}
+	backend.impl.Sgemm(ta, tb, m, n, k, 1, a[:(ar-1)*lda+ac], lda, b[:(br-1)*ldb+bc], ldb, beta, c[:(m-1)*ldc+n], ldc)
+}
+
+// sgemmFunc is the signature of blas.Float32's Sgemm.
+type sgemmFunc func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+// parallelMACs is the smallest product (m·n·k multiply-accumulates) that
+// parallelGemm splits. Single-threaded OpenBLAS runs a 128 × 128 × 256
+// product (a G2G ensemble block at batch 256, 4M multiply-accumulates) at
+// 67 GMAC/s and slower when split in two; the sparse layers run such
+// blocks concurrently instead.
+const parallelMACs = 1 << 24
+
+// parallelGemm computes C = alpha·op(A)·op(B) + beta·C with gemm, split into
+// GOMAXPROCS bands of C's rows (or of its columns, when C has few rows)
+// computed concurrently. Every entry of C is computed by one call over the
+// whole inner dimension, so the split does not change the result.
+func parallelGemm(gemm sgemmFunc, tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || m*n*k < parallelMACs || (m < 2*workers && n < 2*workers) {
+		gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	byRows := m >= n || n < 2*workers
+	total := n
+	if byRows {
+		total = m
+	}
+	kernels.ParallelFor(total, func(lo, hi int) {
+		if byRows {
+			ao := lo * lda // row lo of A
+			if tA == blas.Trans {
+				ao = lo // column lo of the stored Aᵀ
+			}
+			gemm(tA, tB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+			return
+		}
+		bo := lo // column lo of B
+		if tB == blas.Trans {
+			bo = lo * ldb // row lo of the stored Bᵀ
+		}
+		gemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
+	})
+}
