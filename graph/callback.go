@@ -118,8 +118,8 @@ func (c *Context) Activations(l layers.Sparse) (in, out *tensor.Dense, ok bool) 
 		if t.Layer != l {
 			continue
 		}
-		in, ok1 := t.Input.Value().(*tensor.Dense)
-		out, ok2 := t.Output.Value().(*tensor.Dense)
+		in, ok1 := c.prog.exec.value(t.Input).(*tensor.Dense)
+		out, ok2 := c.prog.exec.value(t.Output).(*tensor.Dense)
 		if ok1 && ok2 {
 			return in, out, true
 		}

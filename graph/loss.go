@@ -168,39 +168,3 @@ func scalarOf(v G.Value) (float64, error) {
 	}
 	return 0, errors.Errorf("gradient is %T, want a float32 scalar", v)
 }
-
-// captureOp records its input's value without copying it (gorgonia's Read
-// copies every gradient, 12 MB per step for the reference model) and
-// passes it through; nothing reads its output.
-type captureOp struct {
-	gop.Pure
-	into *G.Value
-}
-
-func (op *captureOp) Arity() int { return 1 }
-func (op *captureOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a)
-}
-func (op *captureOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, ok := in[0].(tensor.Shape)
-	if !ok {
-		return nil, errors.Errorf("capture: want a shape, got %v", in[0])
-	}
-	return s.Clone(), nil
-}
-func (op *captureOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capture(%p)", op) }
-func (op *captureOp) Hashcode() uint32      { return gop.Hash(op) }
-func (op *captureOp) String() string        { return "capture" }
-func (op *captureOp) DiffWRT(int) []bool    { return []bool{false} }
-func (op *captureOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, errors.New("capture: not differentiable")
-}
-
-func (op *captureOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != 1 {
-		return nil, errors.Errorf("capture: want 1 input, got %d", len(vals))
-	}
-	*op.into = vals[0]
-	return vals[0], nil
-}

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
@@ -21,20 +20,20 @@ type program struct {
 	classes int
 
 	b       *layers.Builder
-	vm      G.VM
+	exec    *executor
 	x       []float32 // backing of the input node
 	y       []float32 // backing of the one-hot target node (training only)
-	logits  G.Value
-	loss    G.Value
+	logits  *G.Node
+	loss    *G.Node // training only
 	params  []*layers.Param
 	nodes   []*G.Node
 	taps    []layers.Tap
 	opt     []optim.Param
 	gradBuf [][]float32
-	// gradVals receives, each run, the gradient of every parameter (in
-	// the order of params), read from the gradient nodes: no dual values,
-	// so nothing accumulates and nothing needs clearing between steps.
-	gradVals []G.Value
+	// gradNodes are the gradient nodes of params, in the same order; their
+	// values are read after each run: no dual values, so nothing
+	// accumulates and nothing needs clearing between steps.
+	gradNodes []*G.Node
 }
 
 // program returns the cached program for (batch, train), compiling it on
@@ -88,7 +87,7 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 		return nil, errors.Errorf("model: output %q has shape %v, want (batch %d, classes)", m.output.name, logits.Shape(), batch)
 	}
 	p.classes = logits.Shape()[1]
-	G.Read(logits, &p.logits)
+	p.logits = logits
 	p.params = b.Params()
 	for _, prm := range p.params {
 		p.nodes = append(p.nodes, b.ParamNode(prm))
@@ -96,8 +95,7 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 	p.taps = b.Taps()
 
 	if !train {
-		p.vm = newMachine(b.Graph)
-		return p, nil
+		return p, p.prepare()
 	}
 	p.y = make([]float32, batch*p.classes)
 	yt := tensor.New(tensor.WithShape(batch, p.classes), tensor.WithBacking(p.y))
@@ -106,43 +104,21 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 	if err != nil {
 		return nil, errors.Wrap(err, "model: loss")
 	}
-	G.Read(loss, &p.loss)
-	gradNodes, err := G.Grad(loss, p.nodes...)
-	if err != nil {
+	p.loss = loss
+	if p.gradNodes, err = G.Grad(loss, p.nodes...); err != nil {
 		return nil, errors.Wrap(err, "model: gradients")
 	}
-	p.gradVals = make([]G.Value, len(gradNodes))
-	for i, g := range gradNodes {
-		if _, err := G.ApplyOp(&captureOp{into: &p.gradVals[i]}, g); err != nil {
-			return nil, errors.Wrap(err, "model: gradients")
-		}
-	}
-	var opts []G.VMOpt
-	if len(p.taps) > 0 {
-		// Backward ops may overwrite forward buffers in place. Tracing the
-		// sparse layers' inputs and outputs makes the machine copy them into
-		// buffers of their own (reused across steps), so callbacks read the
-		// activations the forward pass really produced.
-		var watch []interface{}
-		for _, t := range p.taps {
-			watch = append(watch, t.Input, t.Output)
-		}
-		opts = append(opts, G.TraceExec(), G.WithWatchlist(watch...))
-	}
-	p.vm = newMachine(b.Graph, opts...)
-	return p, nil
+	return p, p.prepare()
 }
 
-// newMachine returns a tape machine without the finalizer gorgonia sets on
-// it. That finalizer only frees CUDA contexts (a no-op in CPU builds), but an
-// object with a finalizer is never collected when it sits in a reference
-// cycle — and a machine always does (its program's Read ops point into the
-// program struct that holds the machine) — so every model ever compiled
-// stayed in memory.
-func newMachine(g *G.ExprGraph, opts ...G.VMOpt) G.VM {
-	vm := G.NewTapeMachine(g, opts...)
-	runtime.SetFinalizer(vm, nil)
-	return vm
+// prepare readies the built graph for runs.
+func (p *program) prepare() error {
+	e, err := newExecutor(p.b.Graph)
+	if err != nil {
+		return errors.Wrap(err, "model")
+	}
+	p.exec = e
+	return nil
 }
 
 // load copies n samples into the input and, for training programs, writes
@@ -175,29 +151,33 @@ func (p *program) run(step int) error {
 	if err := p.b.RunHooks(step); err != nil {
 		return err
 	}
-	return p.vm.RunAll()
+	return p.exec.run()
 }
 
-func (p *program) reset() { p.vm.Reset() }
+// reset ends a run once its caller has read what it needs. Values stay in
+// the executor until the next run overwrites them; nothing needs freeing.
+func (p *program) reset() {}
 
 // logitsData returns the logits of the last run (batch × classes, row-major).
 func (p *program) logitsData() ([]float32, error) {
-	t, ok := p.logits.(*tensor.Dense)
+	v := p.exec.value(p.logits)
+	t, ok := v.(*tensor.Dense)
 	if !ok {
-		return nil, errors.Errorf("model: logits have type %T", p.logits)
+		return nil, errors.Errorf("model: logits have type %T", v)
 	}
 	return t.Data().([]float32), nil
 }
 
 // lossValue returns the loss of the last run.
 func (p *program) lossValue() (float64, error) {
-	switch v := p.loss.(type) {
+	v := p.exec.value(p.loss)
+	switch v := v.(type) {
 	case *G.F32:
 		return float64(*v), nil
 	case *tensor.Dense:
 		return float64(v.Data().([]float32)[0]), nil
 	}
-	return 0, errors.Errorf("model: loss has type %T", p.loss)
+	return 0, errors.Errorf("model: loss has type %T", v)
 }
 
 // grads returns the gradient slices of the program's parameters from the
@@ -207,7 +187,8 @@ func (p *program) grads() ([][]float32, error) {
 	if p.gradBuf == nil {
 		p.gradBuf = make([][]float32, len(p.nodes))
 	}
-	for i, g := range p.gradVals {
+	for i, n := range p.gradNodes {
+		g := p.exec.value(n)
 		t, ok := g.(*tensor.Dense)
 		if !ok {
 			return nil, errors.Errorf("gradient of %s has type %T", p.params[i].Name, g)
