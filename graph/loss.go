@@ -20,7 +20,10 @@ import (
 // (half of a training step's) and several passes; this computes each row
 // once, in float64, with the usual max shift for stability. A NaN or
 // infinite logit gives a NaN loss, which Fit reports.
-type crossEntropyOp struct{ gop.Pure }
+type crossEntropyOp struct {
+	gop.Pure
+	loss G.F32 // the result, reused across runs
+}
 
 // crossEntropy adds the mean cross-entropy of logits against one-hot
 // targets to the graph.
@@ -57,7 +60,8 @@ func (op *crossEntropyOp) Do(vals ...G.Value) (G.Value, error) {
 			}
 		}
 	}
-	return G.NewF32(float32(sum / float64(rows))), nil
+	op.loss = G.F32(float32(sum / float64(rows)))
+	return &op.loss, nil
 }
 
 func (op *crossEntropyOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
@@ -72,7 +76,8 @@ func (op *crossEntropyOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes
 // into a buffer reused across steps.
 type crossEntropyGradOp struct {
 	gop.Pure
-	out []float32
+	out  []float32
+	wrap gop.Out
 }
 
 func (op *crossEntropyGradOp) Arity() int { return 3 }
@@ -120,7 +125,7 @@ func (op *crossEntropyGradOp) Do(vals ...G.Value) (G.Value, error) {
 			dr[c] = float32((math.Exp(float64(v)-mx-lse) - float64(yr[c])) * scale)
 		}
 	}
-	return tensor.New(tensor.WithShape(rows, classes), tensor.WithBacking(dz)), nil
+	return op.wrap.Matrix(dz, rows, classes), nil
 }
 
 // logSumExp returns the row's maximum m and log Σ exp(z − m).

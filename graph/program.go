@@ -165,7 +165,7 @@ func (p *program) logitsData() ([]float32, error) {
 	if !ok {
 		return nil, errors.Errorf("model: logits have type %T", v)
 	}
-	return t.Data().([]float32), nil
+	return t.Float32s(), nil
 }
 
 // lossValue returns the loss of the last run.
@@ -175,7 +175,7 @@ func (p *program) lossValue() (float64, error) {
 	case *G.F32:
 		return float64(*v), nil
 	case *tensor.Dense:
-		return float64(v.Data().([]float32)[0]), nil
+		return float64(v.Float32s()[0]), nil
 	}
 	return 0, errors.Errorf("model: loss has type %T", v)
 }
@@ -193,7 +193,7 @@ func (p *program) grads() ([][]float32, error) {
 		if !ok {
 			return nil, errors.Errorf("gradient of %s has type %T", p.params[i].Name, g)
 		}
-		p.gradBuf[i] = t.Data().([]float32)
+		p.gradBuf[i] = t.Float32s()
 	}
 	return p.gradBuf, nil
 }

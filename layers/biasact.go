@@ -26,6 +26,7 @@ type biasActOp struct {
 	bias  bool
 	label string
 	out   []float32
+	wrap  gop.Out
 }
 
 // biasAct adds act(y + b) (b may be nil) to the graph.
@@ -115,7 +116,7 @@ func (op *biasActOp) Do(vals ...G.Value) (G.Value, error) {
 			op.act.ApplyWithBias(y[r*n:(r+1)*n], z[r*n:(r+1)*n], b, 0)
 		}
 	})
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(y)), nil
+	return op.wrap.Matrix(y, shape[0], n), nil
 }
 
 func (op *biasActOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
@@ -167,6 +168,7 @@ type actGradOp struct {
 	act   Activation
 	label string
 	out   []float32
+	wrap  gop.Out
 }
 
 func (op *actGradOp) Arity() int { return 2 }
@@ -221,6 +223,9 @@ func (op *actGradOp) Do(vals ...G.Value) (G.Value, error) {
 			copy(dzr, dyr)
 		}
 	})
+	if len(shape) == 2 {
+		return op.wrap.Matrix(dz, shape[0], shape[1]), nil
+	}
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(dz)), nil
 }
 
@@ -229,6 +234,7 @@ type colSumOp struct {
 	gop.Pure
 	label string
 	out   []float32
+	wrap  gop.Out
 }
 
 func (op *colSumOp) Arity() int { return 1 }
@@ -267,7 +273,7 @@ func (op *colSumOp) Do(vals ...G.Value) (G.Value, error) {
 			op.out[j] += v
 		}
 	}
-	return tensor.New(tensor.WithShape(n), tensor.WithBacking(op.out)), nil
+	return op.wrap.Vector(op.out), nil
 }
 
 // rowsParallel runs f on row ranges of a rows × n matrix, split between

@@ -95,7 +95,7 @@ func affine(l Layer, b *Builder, x, w *G.Node, bias *Param, in int, act Activati
 	if x.Dims() != 2 || x.Shape()[1] != in {
 		return nil, errorf(l, "input shape %v, want (batch, %d)", x.Shape(), in)
 	}
-	y, err := G.Mul(x, w)
+	y, err := matMul(l, x, w)
 	if err != nil {
 		return nil, wrap(l, err, "x·W")
 	}

@@ -40,6 +40,7 @@ type opBase struct {
 	pr           *sparse.Product
 	label        string
 	a, ra, b, rb int
+	wrap         gop.Out // the output tensor, reused across runs
 }
 
 func (op *opBase) Arity() int { return 3 }
@@ -72,7 +73,7 @@ func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
-	return tensor.New(tensor.WithShape(batch, op.layer.cfg.Out), tensor.WithBacking(y)), nil
+	return op.wrap.Matrix(y, batch, op.layer.cfg.Out), nil
 }
 
 func (op *maskedMul) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
@@ -105,7 +106,7 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
-	return tensor.New(tensor.WithShape(batch, op.layer.cfg.In), tensor.WithBacking(dx)), nil
+	return op.wrap.Matrix(dx, batch, op.layer.cfg.In), nil
 }
 
 // maskedGrad computes dW = (xᵀ·dy)⊙M from (x, dy, M), keeping the unmasked
@@ -131,7 +132,7 @@ func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 	if !l.keepDense {
 		l.denseGrad = nil
 	}
-	return tensor.New(tensor.WithShape(l.cfg.In, l.cfg.Out), tensor.WithBacking(dw)), nil
+	return op.wrap.Matrix(dw, l.cfg.In, l.cfg.Out), nil
 }
 
 // matShape returns (rows of input a along axis ra, cols of input b along axis rb).

@@ -20,7 +20,7 @@ type Param struct {
 }
 
 // Data returns the live backing slice of the parameter's values.
-func (p *Param) Data() []float32 { return p.Value.Data().([]float32) }
+func (p *Param) Data() []float32 { return p.Value.Float32s() }
 
 // Size returns the number of entries.
 func (p *Param) Size() int { return p.Value.Shape().TotalSize() }

@@ -41,9 +41,42 @@ func Floats(v G.Value) ([]float32, tensor.Shape, error) {
 	if !ok {
 		return nil, nil, errors.Errorf("input is %T, want a dense tensor", v)
 	}
-	d, ok := t.Data().([]float32)
-	if !ok {
+	if t.Dtype() != tensor.Float32 {
 		return nil, nil, errors.Errorf("input is %v, want float32", t.Dtype())
 	}
-	return d, t.Shape(), nil
+	// Float32s, unlike Data, builds no interface value: it allocates
+	// nothing, which matters on a path run for every op of every step.
+	return t.Float32s(), t.Shape(), nil
+}
+
+// Out wraps an op's output buffer in a tensor, reusing the tensor from the
+// op's previous run while the buffer and the shape are the same: a new
+// tensor.Dense costs several allocations, and an op runs on every step. The
+// zero value is ready to use.
+type Out struct {
+	t *tensor.Dense
+}
+
+// Matrix returns data as a rows × cols tensor.
+func (o *Out) Matrix(data []float32, rows, cols int) *tensor.Dense {
+	if o.t != nil && len(data) > 0 && o.t.Dims() == 2 {
+		s, d := o.t.Shape(), o.t.Float32s()
+		if s[0] == rows && s[1] == cols && len(d) == len(data) && &d[0] == &data[0] {
+			return o.t
+		}
+	}
+	o.t = tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(data))
+	return o.t
+}
+
+// Vector returns data as a tensor of shape (len(data)).
+func (o *Out) Vector(data []float32) *tensor.Dense {
+	if o.t != nil && len(data) > 0 && o.t.Dims() == 1 {
+		d := o.t.Float32s()
+		if len(d) == len(data) && &d[0] == &data[0] {
+			return o.t
+		}
+	}
+	o.t = tensor.New(tensor.WithShape(len(data)), tensor.WithBacking(data))
+	return o.t
 }
