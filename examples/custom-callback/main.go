@@ -7,11 +7,14 @@
 // The rule: an input unit that (almost) never fires during an epoch (a
 // border pixel that is nearly always 0, a hidden ReLU unit that is dead)
 // contributes (almost) nothing through its outgoing edges. After each epoch
-// (but the last) the rule prunes those edges, weakest first, at most
-// MaxFraction of the layer's active edges, and regrows as many edges at
-// random from inputs that do fire. The machinery (choosing the edges, editing mask and weights,
-// resetting the optimizer's moments, keeping the edge count) is
-// callbacks.Rewirer's: the rule only supplies two score functions.
+// (but the last) the rule prunes those edges, weakest first, at most a
+// tenth of the layer's active edges, and regrows as many edges at random
+// from inputs that do fire. The machinery is the framework's: the rule
+// supplies two score functions (what to drop, what to grow) and the
+// statistics they need; callbacks.Rewirer chooses the edges, edits mask and
+// weights, resets the optimizer's moments and keeps the edge count, and
+// callbacks.Rewiring runs it on a schedule, with reproducible random
+// streams, reports and checkpoint state.
 //
 // Usage:
 //
@@ -23,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand"
 	"os"
 
 	"github.com/pkg/errors"
@@ -36,41 +38,48 @@ import (
 )
 
 // DeadInputRewiring moves the outgoing edges of input units that fired in
-// less than MinRate of the epoch's samples to inputs that fired more.
+// less than MinRate of the epoch's samples to inputs that fired more. It is
+// a rule, not a callback: its methods are the score functions and hooks of
+// a callbacks.Rewiring, which supplies the schedule, the random streams,
+// the reports (SparsityReport and the logs read them) and the checkpoint
+// state. New wires it up.
 type DeadInputRewiring struct {
-	// BaseCallback supplies the hooks the rule does not need.
-	graph.BaseCallback
 	// MinRate is the firing rate (fraction of samples with a positive
 	// value) below which an input unit counts as dead.
 	MinRate float64
-	// MaxFraction caps the edges moved per layer and epoch, as a fraction
-	// of the layer's active edges.
-	MaxFraction float64
-	// Seed drives the random regrowth.
-	Seed int64
-	// Log receives one line per update (nil: silent).
+	// Log receives one line per layer and update (nil: silent).
 	Log io.Writer
 
 	fired   map[string][]int // per layer, per input unit: samples where it was > 0
-	samples int              // samples seen this epoch
+	samples map[string]int   // per layer: samples seen since its last update
 }
 
-// Name names the callback in Fit's errors.
-func (d *DeadInputRewiring) Name() string { return "dead-input-rewiring" }
+// New returns the rule as a callback that rewires every sparse layer after
+// each epoch but the last, moving at most maxFraction of a layer's active
+// edges, with random regrowth drawn from streams derived from seed.
+func (d *DeadInputRewiring) New(maxFraction float64, seed int64) (*callbacks.Rewiring, error) {
+	d.fired, d.samples = map[string][]int{}, map[string]int{}
+	return callbacks.NewRewiring(callbacks.RewiringConfig{
+		Name:     "dead-input-rewiring",
+		Schedule: callbacks.Schedule{Zeta: maxFraction},
+		Rewirer:  callbacks.Rewirer{Prune: d.prune, Grow: d.grow},
+		Seed:     seed,
+		Gather:   d.gather,
+		K:        d.k,
+		// AfterRewire prints the rule's line and starts the layer's
+		// counts afresh.
+		AfterRewire: d.after,
+	})
+}
 
-// OnEpochBegin resets the firing counts.
-func (d *DeadInputRewiring) OnEpochBegin(c *graph.Context) error {
-	d.fired, d.samples = map[string][]int{}, 0
-	for _, l := range c.Sparse {
-		d.fired[l.Name()] = make([]int, l.Mask().In)
+// gather counts, for every input unit of every sparse layer, the samples of
+// the batch in which it fired, while an update lies ahead (left ≥ 0). The
+// activations are valid only during this hook, so they are summarised
+// here, not kept.
+func (d *DeadInputRewiring) gather(c *graph.Context, left int) error {
+	if left < 0 {
+		return nil
 	}
-	return nil
-}
-
-// OnBatchEnd counts, for every input unit of every sparse layer, the
-// samples of the batch in which it fired. The activations are valid only
-// during this hook, so they are summarised here, not kept.
-func (d *DeadInputRewiring) OnBatchEnd(c *graph.Context) error {
 	for _, l := range c.Sparse {
 		x, _, ok := c.Activations(l)
 		if !ok {
@@ -78,83 +87,83 @@ func (d *DeadInputRewiring) OnBatchEnd(c *graph.Context) error {
 		}
 		data := x.Data().([]float32)
 		fired := d.fired[l.Name()]
+		if fired == nil {
+			fired = make([]int, l.Mask().In)
+			d.fired[l.Name()] = fired
+		}
 		in := len(fired)
 		for k, v := range data {
 			if v > 0 {
 				fired[k%in]++
 			}
 		}
+		d.samples[l.Name()] += c.BatchSize
 	}
-	d.samples += c.BatchSize
 	return nil
 }
 
-// OnEpochEnd rewires every sparse layer, except after the last epoch.
-func (d *DeadInputRewiring) OnEpochEnd(c *graph.Context) error {
-	if c.Epoch == c.Epochs-1 {
-		return nil
-	}
-	for _, l := range c.Sparse {
-		m := l.Mask()
-		fired := d.fired[l.Name()]
-		minFired := int(math.Ceil(d.MinRate * float64(d.samples)))
-		dead := func(k int) bool { i, _ := m.Edge(k); return fired[i] < minFired }
-		// k: the active edges leaving dead inputs, capped.
-		k := 0
-		for _, e := range m.ActiveIndices() {
-			if dead(e) {
-				k++
-			}
-		}
-		k = min(k, int(math.Round(d.MaxFraction*float64(m.Active()))))
+// dead reports whether the edge at flat index e of u's layer leaves a dead
+// input.
+func (d *DeadInputRewiring) dead(u *callbacks.Update, e int) bool {
+	name := u.Layer.Name()
+	i, _ := u.Layer.Mask().Edge(e)
+	return float64(d.fired[name][i]) < math.Ceil(d.MinRate*float64(d.samples[name]))
+}
 
-		r := callbacks.Rewirer{
-			// Prune score (lowest first): edges of dead inputs below every
-			// other, the weakest first among them.
-			Prune: func(u *callbacks.Update) ([]float64, error) {
-				w := u.Layer.Weight().Data()
-				s := make([]float64, len(w))
-				for e := range s {
-					s[e] = math.Abs(float64(w[e]))
-					if dead(e) {
-						s[e] -= 1e9
-					}
-				}
-				return s, nil
-			},
-			// Grow score (highest first): random among live inputs, never
-			// from a dead one.
-			Grow: func(u *callbacks.Update) ([]float64, error) {
-				s := make([]float64, m.Len())
-				for e := range s {
-					s[e] = u.Rand.Float64()
-					if dead(e) {
-						s[e] = -1
-					}
-				}
-				return s, nil
-			},
-		}
-		rng := rand.New(rand.NewSource(d.Seed + int64(c.Epoch)*7919))
-		rep, err := r.Rewire(&callbacks.Update{Layer: l, Optimizer: c.Optimizer, Rand: rng, Context: c, At: c.Epoch}, k)
-		if err != nil {
-			return err
-		}
-		// Report like the built-in rewiring callbacks, so MetricsLogger and
-		// SparsityReport pick the numbers up.
-		c.Logs[l.Name()+"/pruned"] += float64(rep.Pruned)
-		c.Logs[l.Name()+"/regrown"] += float64(rep.Regrown)
-		if d.Log != nil {
-			deadUnits := 0
-			for _, f := range fired {
-				if f < minFired {
-					deadUnits++
-				}
-			}
-			fmt.Fprintf(d.Log, "dead-input-rewiring epoch %d/%d: %s: %d dead inputs, moved %d edges, density %.4f\n",
-				c.Epoch+1, c.Epochs, l.Name(), deadUnits, rep.Pruned, rep.Density)
+// k moves the active edges leaving dead inputs, at most the schedule's k.
+func (d *DeadInputRewiring) k(u *callbacks.Update, k int) (int, error) {
+	n := 0
+	for _, e := range u.Layer.Mask().ActiveIndices() {
+		if d.dead(u, e) {
+			n++
 		}
 	}
+	return min(n, k), nil
+}
+
+// prune scores edges for removal (lowest first): edges of dead inputs below
+// every other, the weakest first among them.
+func (d *DeadInputRewiring) prune(u *callbacks.Update) ([]float64, error) {
+	w := u.Layer.Weight().Data()
+	s := make([]float64, len(w))
+	for e := range s {
+		s[e] = math.Abs(float64(w[e]))
+		if d.dead(u, e) {
+			s[e] -= 1e9
+		}
+	}
+	return s, nil
+}
+
+// grow scores edges for regrowth (highest first): random among live
+// inputs, never from a dead one.
+func (d *DeadInputRewiring) grow(u *callbacks.Update) ([]float64, error) {
+	s := make([]float64, u.Layer.Mask().Len())
+	for e := range s {
+		s[e] = u.Rand.Float64()
+		if d.dead(u, e) {
+			s[e] = -1
+		}
+	}
+	return s, nil
+}
+
+// after prints the update's line and resets the layer's counts.
+func (d *DeadInputRewiring) after(u *callbacks.Update, rep callbacks.RewireReport) error {
+	name := u.Layer.Name()
+	if d.Log != nil {
+		deadUnits := 0
+		minFired := math.Ceil(d.MinRate * float64(d.samples[name]))
+		for _, f := range d.fired[name] {
+			if float64(f) < minFired {
+				deadUnits++
+			}
+		}
+		fmt.Fprintf(d.Log, "dead-input-rewiring epoch %d/%d: %s: %d dead inputs, moved %d edges, density %.4f\n",
+			u.Context.Epoch+1, u.Context.Epochs, name, deadUnits, rep.Pruned, rep.Density)
+	}
+	clear(d.fired[name])
+	d.samples[name] = 0
 	return nil
 }
 
@@ -195,7 +204,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rule := &DeadInputRewiring{MinRate: 0.01, MaxFraction: 0.1, Seed: 1, Log: stderr}
+	rule, err := (&DeadInputRewiring{MinRate: 0.01, Log: stderr}).New(0.1, 1)
+	if err != nil {
+		return err
+	}
 	_, err = model.Fit(train, graph.FitConfig{
 		Epochs: *epochs, BatchSize: 256, Optimizer: opt, Validation: test, Seed: 1,
 		// Callbacks run in this order at every hook: the epoch's progress
