@@ -57,9 +57,12 @@ const (
 	// widths this is the common width closest to the target. A
 	// configuration no width comes within 1 % of is an error.
 	DenseMatched Kind = "dense-matched"
-	// ER hidden layers: unstructured Erdős–Rényi masks (layers.G2G with one
-	// ensemble and an exact Edges count) with exactly as many edges, layer
-	// by layer, as the G2G model of the same configuration and seed.
+	// ER hidden layers: unstructured Erdős–Rényi masks (layers.G2G with an
+	// exact Edges count, drawn uniformly among all pairs) with exactly as
+	// many edges, layer by layer, as the G2G model of the same
+	// configuration and seed. The layers carry that model's ensembles as
+	// labels only, so that reports measure the intra-ensemble fraction a
+	// structure-blind mask has (about 1/Groups).
 	ER Kind = "er"
 	// ERK hidden layers: unstructured masks like ER, with RigL's
 	// Erdős–Rényi-Kernel densities: density_l ∝ (in_l + out_l)/(in_l·out_l),
@@ -112,10 +115,12 @@ func buildG2G(cfg MLPConfig, h hiddenLayer) (layers.Layer, error) {
 }
 
 // buildUnstructured builds an unstructured masked ReLU hidden layer with
-// exactly h.edges edges: a layers.G2G with one ensemble.
-func buildUnstructured(_ MLPConfig, h hiddenLayer) (layers.Layer, error) {
+// exactly h.edges edges drawn uniformly: a layers.G2G whose ensembles,
+// those of the G2G layer it replaces, only label the units.
+func buildUnstructured(cfg MLPConfig, h hiddenLayer) (layers.Layer, error) {
 	return layers.NewG2G(layers.G2GConfig{
-		Name: h.name, In: h.in, Out: h.out, Groups: 1, Edges: h.edges, Activation: layers.ReLU, Seed: h.seed,
+		Name: h.name, In: h.in, Out: h.out, Groups: cfg.Groups, Grouping: cfg.Grouping, Depth: h.depth,
+		Edges: h.edges, Activation: layers.ReLU, Seed: h.seed,
 	})
 }
 
