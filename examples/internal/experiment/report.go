@@ -270,7 +270,7 @@ func writeResultsMarkdown(w io.Writer, rs []*CellResult, rows []report.Row, vsER
 		"Erdős–Rényi-Kernel densities.\n")
 	fmt.Fprintf(&b, "Test accuracy is the mean ± sample standard deviation over seeds, on the whole test set; "+
 		"the gain over dense is in percentage points; MACs are multiply-accumulates of one sample's forward pass; "+
-		"density is the fraction of edges kept in the G2G layers (the output layer is dense).\n\n")
+		"density is the fraction of edges kept in the G2G layers (the output layer is dense; dense-matched's is that of the G2G model it matches).\n\n")
 	if err := report.WriteMarkdown(&b, rows); err != nil {
 		return err
 	}
