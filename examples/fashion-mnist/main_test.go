@@ -112,7 +112,7 @@ func TestBadFlags(t *testing.T) {
 		{Args: []string{"-dst", "-zeta", "0"}, Want: "-zeta 0: want a value in (0, 1)"},
 		{Args: []string{"-hebbian", "-zeta", "1"}, Want: "-zeta 1: want a value in (0, 1)"},
 		{Args: []string{"-dst", "-hebbian"}, Want: "-dst and -hebbian both rewire"},
-		{Args: []string{"-dst", "-model", "dense"}, Want: "-dst and -hebbian need -model g2g"},
+		{Args: []string{"-dst", "-model", "dense"}, Want: `-dst and -hebbian need a sparse -model (g2g, er or erk), got "dense"`},
 		{Args: []string{"-dst", "-prune", "gradient"}, Want: "gradient is a regrowth criterion only"},
 		{Args: []string{"-dst", "-regrow", "best"}, Want: `invalid value "best" for flag -regrow: unknown criterion "best" (want magnitude, random, gradient or hebbian)`},
 		{Args: []string{"-prune", "best"}, Want: `invalid value "best" for flag -prune: unknown criterion "best"`},
