@@ -61,6 +61,13 @@ type G2GConfig struct {
 	Density float64
 	// Sampling selects Bernoulli (default) or exact-count sampling.
 	Sampling Sampling
+	// Edges, when positive, fixes the exact number of active edges: they
+	// are drawn uniformly among all In·Out pairs, whatever their ensembles
+	// (docs/design.md §2.3, "exact edge count"). This is the unstructured
+	// Erdős–Rényi mask of the baselines; the ensembles then only label the
+	// units (for reports and class-scoped rewiring). Density, Inter and
+	// Intra must be left zero (Intra may be 1) and Sampling empty or exact.
+	Edges int
 	// Activation applied to the output (default Linear).
 	Activation Activation
 	// Init is the weight initializer (default HeUniform); each output
@@ -108,6 +115,17 @@ func NewG2G(cfg G2GConfig) (*G2G, error) {
 	}
 	if cfg.Groups > cfg.In || cfg.Groups > cfg.Out {
 		return fail("Groups (%d) larger than the layer width (in %d, out %d)", cfg.Groups, cfg.In, cfg.Out)
+	}
+	if cfg.Edges != 0 {
+		switch {
+		case cfg.Edges < 0 || cfg.Edges > cfg.In*cfg.Out:
+			return fail("Edges must be in [1, In·Out = %d], got %d", cfg.In*cfg.Out, cfg.Edges)
+		case cfg.Density != 0 || cfg.Inter != 0 || (cfg.Intra != 0 && cfg.Intra != 1):
+			return fail("Edges (%d) fixes the mask: leave Density, Inter and Intra unset (got %v, %v, %v)", cfg.Edges, cfg.Density, cfg.Inter, cfg.Intra)
+		case cfg.Sampling != "" && cfg.Sampling != SampleExact:
+			return fail("Edges (%d) draws an exact count: Sampling must be empty or exact, got %q", cfg.Edges, cfg.Sampling)
+		}
+		cfg.Sampling = SampleExact
 	}
 	if cfg.Intra == 0 {
 		cfg.Intra = 1
@@ -213,6 +231,20 @@ func intraPairs(inG, outG []int, g int) int {
 }
 
 func sampleMask(m *Mask, cfg G2GConfig, nIntra, nInter int, rng *rand.Rand) {
+	if cfg.Edges > 0 {
+		// Partial Fisher-Yates over every pair: the first Edges entries
+		// become a uniform sample, blind to the ensembles.
+		idx := make([]int, m.Len())
+		for k := range idx {
+			idx[k] = k
+		}
+		for a := 0; a < cfg.Edges; a++ {
+			b := a + rng.Intn(len(idx)-a)
+			idx[a], idx[b] = idx[b], idx[a]
+			m.Set(idx[a])
+		}
+		return
+	}
 	if cfg.Sampling == SampleBlocks {
 		g := cfg.Groups
 		k := int(math.Round(cfg.Density*float64(g))) - 1

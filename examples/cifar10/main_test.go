@@ -206,7 +206,7 @@ func TestBadFlags(t *testing.T) {
 		{Args: []string{"-density", "1.5"}, Want: "-density 1.5"},
 		{Args: []string{"-groups", "2000"}, Want: "Groups (2000) larger than the layer width"},
 		{Args: []string{"-groups", "0"}, Want: "-groups 0"},
-		{Args: []string{"-model", "cnn"}, Want: `invalid value "cnn" for flag -model: unknown model "cnn" (want dense or g2g)`},
+		{Args: []string{"-model", "cnn"}, Want: `invalid value "cnn" for flag -model: unknown model "cnn" (want dense, g2g, dense-matched, er or erk)`},
 		{Args: []string{"-grouping", "blocks"}, Want: "unknown grouping"},
 		{Args: []string{"-epochs", "-1"}, Want: "-epochs -1"},
 		{Args: []string{"-batch", "0"}, Want: "-batch 0"},

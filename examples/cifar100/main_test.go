@@ -125,7 +125,7 @@ func TestBadFlags(t *testing.T) {
 		{Args: []string{"-labels", "super"}, Want: "-labels \"super\": want fine or coarse"},
 		{Args: []string{"-density", "0"}, Want: "-density 0: want a value in (0, 1]"},
 		{Args: []string{"-groups", "2000"}, Want: "Groups (2000) larger than the layer width"},
-		{Args: []string{"-model", "cnn"}, Want: `invalid value "cnn" for flag -model: unknown model "cnn" (want dense or g2g)`},
+		{Args: []string{"-model", "cnn"}, Want: `invalid value "cnn" for flag -model: unknown model "cnn" (want dense, g2g, dense-matched, er or erk)`},
 		{Args: []string{"-grouping", "blocks"}, Want: "unknown grouping"},
 		{Args: []string{"-epochs", "0"}, Want: "-epochs 0"},
 		{Args: []string{"-mirror", "http://x"}, Want: "-mirror needs -download"},

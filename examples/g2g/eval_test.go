@@ -20,7 +20,7 @@ func TestEvalOldCheckpoint(t *testing.T) {
 		t.Fatalf("status %d\n%s\n%s", code, out, errs)
 	}
 	if code, _, errs := g2g("eval", "-data", data, "-checkpoint", ck, "-model", "mlp"); code != 1 ||
-		!strings.Contains(errs, `invalid value "mlp" for flag -model: unknown model "mlp" (want dense or g2g)`) {
+		!strings.Contains(errs, `invalid value "mlp" for flag -model: unknown model "mlp" (want dense, g2g, dense-matched, er or erk)`) {
 		t.Fatalf("-model mlp: status %d\n%s", code, errs)
 	}
 }

@@ -4,6 +4,7 @@
 //	g2g train      -dataset fashion-mnist|mnist|cifar10|cifar100 [training flags]
 //	g2g eval       -exported model.npz | -checkpoint ck.npz  [-dataset ...] [-data DIR]
 //	g2g experiment -methods ... -densities ... -seeds ... -out DIR [-epochs N -subset N -time-budget D]
+//	g2g experiment -preset table1|ablation -dataset ...   (the paper's Table I, its DST ablation)
 //	g2g plot       -out DIR
 //
 // train is the runner of the examples (see examples/fashion-mnist) with a

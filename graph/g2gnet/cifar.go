@@ -32,8 +32,9 @@ func CIFARReference(classes int) CIFARConfig {
 }
 
 // CIFAR builds the model cfg describes: the patch encoder (a layers.Conv2D
-// named patch, dense whatever cfg.Model says), ReLU hidden layers (G2G or
-// dense, as cfg.Model says) and a dense output layer producing logits. Its
+// named patch, dense whatever cfg.Model says), ReLU hidden layers (of the
+// kind cfg.Model says; a parameter-matched kind counts the encoder on both
+// sides) and a dense output layer producing logits. Its
 // input shape is (Channels, Size, Size).
 func CIFAR(cfg CIFARConfig) (*graph.Model, error) {
 	enc, err := layers.NewConv2D(layers.Conv2DConfig{
@@ -44,7 +45,11 @@ func CIFAR(cfg CIFARConfig) (*graph.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	ls, err := stack(cfg.MLPConfig, enc.OutputShape()[0])
+	fixed := 0
+	for _, p := range enc.Params() {
+		fixed += p.Size()
+	}
+	ls, err := stack(cfg.MLPConfig, enc.OutputShape()[0], fixed)
 	if err != nil {
 		return nil, err
 	}

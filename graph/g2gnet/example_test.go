@@ -60,5 +60,5 @@ func ExampleParseKind() {
 	fmt.Println(err)
 	// Output:
 	// dense <nil> false
-	// unknown model "cnn" (want dense or g2g)
+	// unknown model "cnn" (want dense, g2g, dense-matched, er or erk)
 }

@@ -9,9 +9,14 @@
 // returns its configuration for CIFAR-10 or CIFAR-100.
 //
 // A configuration's Model (a Kind) says what the hidden layers are: G2G
-// (ensemble-to-ensemble masked layers, layers.G2G, the paper's model) or
-// Dense (the dense baseline of the same width). The output layer is dense
-// in both. Every initialization and mask is drawn from streams derived from
+// (ensemble-to-ensemble masked layers, layers.G2G, the paper's model),
+// Dense (the dense baseline of the same width), or one of the baselines of
+// the paper's comparison (docs/design.md §5.4), each matched to the G2G
+// model of the same configuration: DenseMatched (dense, narrowed to the
+// same active parameter count), ER (unstructured random masks with the
+// same edge count per layer) and ERK (unstructured random masks with
+// RigL's Erdős–Rényi-Kernel densities and the same total). The output layer
+// is dense in all of them. Every initialization and mask is drawn from streams derived from
 // the configuration's Seed, so one seed gives one model, bit for bit.
 //
 // Change a field of a reference configuration to get a variant:
@@ -43,35 +48,80 @@ const (
 	// configured by MLPConfig's Groups, Grouping, Density, Intra and
 	// Sampling.
 	G2G Kind = "g2g"
+	// DenseMatched hidden layers: dense, narrowed so that the model has
+	// within 1 % of the active parameters of the G2G model of the same
+	// configuration (docs/design.md §5.4). Every hidden width h_l becomes
+	// round(h_l·t/T), T the largest hidden width, with the integer t in
+	// [1, T] whose parameter count is closest to the G2G model's; the count
+	// grows with t, so t is found exactly by bisection. With equal hidden
+	// widths this is the common width closest to the target. A
+	// configuration no width comes within 1 % of is an error.
+	DenseMatched Kind = "dense-matched"
+	// ER hidden layers: unstructured Erdős–Rényi masks (layers.G2G with an
+	// exact Edges count, drawn uniformly among all pairs) with exactly as
+	// many edges, layer by layer, as the G2G model of the same
+	// configuration and seed. The layers carry that model's ensembles as
+	// labels only, so that reports measure the intra-ensemble fraction a
+	// structure-blind mask has (about 1/Groups).
+	ER Kind = "er"
+	// ERK hidden layers: unstructured masks like ER, with RigL's
+	// Erdős–Rényi-Kernel densities: density_l ∝ (in_l + out_l)/(in_l·out_l),
+	// scaled so that the total edge count equals the G2G model's, layers
+	// that would exceed density 1 made dense and the rest re-scaled (see
+	// ERKEdges).
+	ERK Kind = "erk"
 )
 
 // hiddenLayer is one hidden layer to build: its name, widths, depth among
-// the hidden layers (0 for the first) and seed.
+// the hidden layers (0 for the first), seed and, for the unstructured
+// kinds, its exact edge count.
 type hiddenLayer struct {
 	name    string
 	in, out int
 	depth   int
 	seed    int64
+	edges   int
 }
 
-// kinds lists every Kind with the builder of its hidden layers and whether
-// they are masked, in the order error messages list them. Adding a kind is
-// adding its constant and an entry here.
+// kinds lists every Kind with the planner of its hidden layers (nil: the
+// widths of MLPConfig.Hidden as they are), the builder of one hidden layer
+// and whether they are masked, in the order error messages list them.
+// Adding a kind is adding its constant and an entry here.
 var kinds = []struct {
 	kind   Kind
 	sparse bool
+	plan   func(cfg MLPConfig, in, fixed int) ([]hiddenLayer, error)
 	build  func(cfg MLPConfig, h hiddenLayer) (layers.Layer, error)
 }{
-	{Dense, false, func(_ MLPConfig, h hiddenLayer) (layers.Layer, error) {
-		return layers.NewDense(layers.DenseConfig{Name: h.name, In: h.in, Out: h.out, Activation: layers.ReLU, Seed: h.seed})
-	}},
-	{G2G, true, func(cfg MLPConfig, h hiddenLayer) (layers.Layer, error) {
-		return layers.NewG2G(layers.G2GConfig{
-			Name: h.name, In: h.in, Out: h.out, Groups: cfg.Groups, Grouping: cfg.Grouping, Depth: h.depth,
-			Intra: cfg.Intra, Density: cfg.Density, Sampling: cfg.Sampling,
-			Activation: layers.ReLU, Seed: h.seed,
-		})
-	}},
+	{Dense, false, nil, buildDense},
+	{G2G, true, nil, buildG2G},
+	{DenseMatched, false, planMatched, buildDense},
+	{ER, true, planER, buildUnstructured},
+	{ERK, true, planERK, buildUnstructured},
+}
+
+// buildDense builds a dense ReLU hidden layer.
+func buildDense(_ MLPConfig, h hiddenLayer) (layers.Layer, error) {
+	return layers.NewDense(layers.DenseConfig{Name: h.name, In: h.in, Out: h.out, Activation: layers.ReLU, Seed: h.seed})
+}
+
+// buildG2G builds a G2G ReLU hidden layer.
+func buildG2G(cfg MLPConfig, h hiddenLayer) (layers.Layer, error) {
+	return layers.NewG2G(layers.G2GConfig{
+		Name: h.name, In: h.in, Out: h.out, Groups: cfg.Groups, Grouping: cfg.Grouping, Depth: h.depth,
+		Intra: cfg.Intra, Density: cfg.Density, Sampling: cfg.Sampling,
+		Activation: layers.ReLU, Seed: h.seed,
+	})
+}
+
+// buildUnstructured builds an unstructured masked ReLU hidden layer with
+// exactly h.edges edges drawn uniformly: a layers.G2G whose ensembles,
+// those of the G2G layer it replaces, only label the units.
+func buildUnstructured(cfg MLPConfig, h hiddenLayer) (layers.Layer, error) {
+	return layers.NewG2G(layers.G2GConfig{
+		Name: h.name, In: h.in, Out: h.out, Groups: cfg.Groups, Grouping: cfg.Grouping, Depth: h.depth,
+		Edges: h.edges, Activation: layers.ReLU, Seed: h.seed,
+	})
 }
 
 // Kinds returns every known Kind.
@@ -83,7 +133,8 @@ func Kinds() []Kind {
 	return out
 }
 
-// ParseKind converts a name ("dense", "g2g") to a Kind.
+// ParseKind converts a name ("dense", "g2g", "dense-matched", "er", "erk")
+// to a Kind.
 func ParseKind(s string) (Kind, error) {
 	k := Kind(s)
 	return k, k.Validate()
@@ -132,7 +183,9 @@ type MLPConfig struct {
 	Hidden []int
 	// Classes is the number of outputs.
 	Classes int
-	// Model is what the hidden layers are: Dense or G2G.
+	// Model is what the hidden layers are: Dense, G2G, DenseMatched, ER or
+	// ERK. The last three are matched to the G2G model that this
+	// configuration with Model G2G describes.
 	Model Kind
 	// Groups is the number of ensembles G on each side of a G2G layer.
 	Groups int
@@ -165,41 +218,68 @@ func Reference() MLPConfig {
 }
 
 // MLP builds the model cfg describes: ReLU hidden layers named hidden1,
-// hidden2, ... (G2G or dense, as cfg.Model says) and a dense output layer
+// hidden2, ... (of the kind cfg.Model says) and a dense output layer
 // named output, Glorot-initialized, producing logits. Its input shape is
 // (Input).
 func MLP(cfg MLPConfig) (*graph.Model, error) {
-	ls, err := stack(cfg, cfg.Input)
+	ls, err := stack(cfg, cfg.Input, 0)
 	if err != nil {
 		return nil, err
 	}
 	return graph.Sequential([]int{cfg.Input}, ls...)
 }
 
+// entry returns the kinds entry of k, or an error naming the known kinds.
+func entry(k Kind) (int, error) {
+	if err := k.Validate(); err != nil {
+		return 0, err
+	}
+	for n, e := range kinds {
+		if e.kind == k {
+			return n, nil
+		}
+	}
+	return 0, nil // unreachable: Validate found it
+}
+
+// uniformPlan returns the hidden layers of cfg.Hidden on in features, as
+// given.
+func uniformPlan(cfg MLPConfig, in int) []hiddenLayer {
+	var hs []hiddenLayer
+	for d, width := range cfg.Hidden {
+		name := fmt.Sprintf("hidden%d", d+1)
+		hs = append(hs, hiddenLayer{name: name, in: in, out: width, depth: d, seed: rngs.Derive(cfg.Seed, name)})
+		in = width
+	}
+	return hs
+}
+
 // stack returns the hidden layers of cfg on in features and the dense
-// output layer.
-func stack(cfg MLPConfig, in int) ([]layers.Layer, error) {
-	if err := cfg.Model.Validate(); err != nil {
+// output layer. fixed counts the parameters of the layers in front of the
+// stack (the CIFAR encoder), which a parameter-matched kind adds to both
+// sides of its comparison.
+func stack(cfg MLPConfig, in, fixed int) ([]layers.Layer, error) {
+	n, err := entry(cfg.Model)
+	if err != nil {
 		return nil, err
 	}
 	if len(cfg.Hidden) == 0 {
 		return nil, errors.New("no hidden layers")
 	}
-	var build func(MLPConfig, hiddenLayer) (layers.Layer, error)
-	for _, e := range kinds {
-		if e.kind == cfg.Model {
-			build = e.build
+	plan := uniformPlan(cfg, in)
+	if kinds[n].plan != nil {
+		if plan, err = kinds[n].plan(cfg, in, fixed); err != nil {
+			return nil, errors.Wrapf(err, "model %s", cfg.Model)
 		}
 	}
 	var ls []layers.Layer
-	for d, width := range cfg.Hidden {
-		name := fmt.Sprintf("hidden%d", d+1)
-		l, err := build(cfg, hiddenLayer{name: name, in: in, out: width, depth: d, seed: rngs.Derive(cfg.Seed, name)})
+	for _, h := range plan {
+		l, err := kinds[n].build(cfg, h)
 		if err != nil {
 			return nil, err
 		}
 		ls = append(ls, l)
-		in = width
+		in = h.out
 	}
 	out, err := layers.NewDense(layers.DenseConfig{
 		Name: "output", In: in, Out: cfg.Classes, Init: layers.GlorotUniform, Seed: rngs.Derive(cfg.Seed, "output"),

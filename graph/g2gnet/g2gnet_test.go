@@ -2,6 +2,7 @@ package g2gnet
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,16 +16,16 @@ func TestParseKind(t *testing.T) {
 			t.Fatalf("ParseKind(%q) = %q, %v", k, got, err)
 		}
 	}
-	if got := Kinds(); len(got) != 2 || got[0] != Dense || got[1] != G2G {
+	if got := Kinds(); !reflect.DeepEqual(got, []Kind{Dense, G2G, DenseMatched, ER, ERK}) {
 		t.Fatalf("Kinds() = %v", got)
 	}
 	for _, bad := range []string{"", "cnn", "G2G", "dense "} {
-		if _, err := ParseKind(bad); err == nil || err.Error() != `unknown model "`+bad+`" (want dense or g2g)` {
+		if _, err := ParseKind(bad); err == nil || err.Error() != `unknown model "`+bad+`" (want dense, g2g, dense-matched, er or erk)` {
 			t.Fatalf("ParseKind(%q): err = %v", bad, err)
 		}
 	}
-	if Dense.Sparse() || !G2G.Sparse() || Kind("cnn").Sparse() {
-		t.Fatal("Sparse: want only g2g")
+	if Dense.Sparse() || !G2G.Sparse() || Kind("cnn").Sparse() || DenseMatched.Sparse() || !ER.Sparse() || !ERK.Sparse() {
+		t.Fatal("Sparse: want only g2g, er and erk")
 	}
 }
 
@@ -81,7 +82,7 @@ func TestReferenceMLP(t *testing.T) {
 	}
 	cfg = Reference()
 	cfg.Model = "erdos-renyi"
-	if _, err := MLP(cfg); err == nil || !strings.Contains(err.Error(), `unknown model "erdos-renyi" (want dense or g2g)`) {
+	if _, err := MLP(cfg); err == nil || !strings.Contains(err.Error(), `unknown model "erdos-renyi" (want dense, g2g, dense-matched, er or erk)`) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -1,9 +1,13 @@
 // Package experiment runs the paper's comparisons as one resumable grid
 // (issue 7): methods (dense; G2G with index, random or mixer grouping,
 // static or rewired by DST, Hebbian rewiring or DST with Hebbian regrowth;
-// ensemble-level blocks) × densities × seeds on one data set, each cell a
-// [runner.Run], followed by the report: a Markdown and a CSV table and PNG
-// figures (learning curves, accuracy versus density, mask heatmaps).
+// ensemble-level blocks; the baselines dense-matched, er and erk of issue
+// 13) × densities × seeds on one data set, each cell a [runner.Run],
+// followed by the report: a Markdown and a CSV table, paired differences
+// to er and dense with confidence intervals, and PNG figures (learning
+// curves, accuracy versus density and versus active parameters, mask
+// heatmaps). A [Preset] (table1, ablation) fixes the grid of one of the
+// paper's tables.
 //
 // Start with [ParseGrid] (the g2g experiment command's flags) or fill a
 // [Grid] yourself and call [Grid.Validate], which refuses a bad grid —
@@ -19,8 +23,9 @@
 //	OUT/runs/<dataset>/<method>/d<density>/seed<seed>.json   one finished cell
 //	OUT/runs/.../seed<seed>.masks.npz     first sparse layer's mask before and after training
 //	OUT/runs/.../seed<seed>.log           the cell's training log
-//	OUT/results.md, OUT/results.csv       the table
-//	OUT/acc_vs_density.png, OUT/curves_val_acc.png, OUT/curves_loss.png
+//	OUT/results.md, OUT/results.csv       the table (results.md also the paired differences)
+//	OUT/comparisons.csv                   paired differences to er and dense, 95 % intervals
+//	OUT/acc_vs_density.png, OUT/acc_vs_params.png, OUT/curves_val_acc.png, OUT/curves_loss.png
 //	OUT/mask_<method>_d<density>.png      mask heatmaps
 //
 // A cell is finished when its JSON file exists (it is written atomically,

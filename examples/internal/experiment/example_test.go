@@ -22,7 +22,7 @@ func ExampleParseMethod() {
 	// g2g-mixer: model g2g, grouping "mixer", sampling "", dst false, hebbian false, hebbian regrowth false
 	// blocks-index: model g2g, grouping "index", sampling "blocks", dst false, hebbian false, hebbian regrowth false
 	// g2g-random+dst-hebbian: model g2g, grouping "random", sampling "", dst true, hebbian false, hebbian regrowth true
-	// unknown method "g2g-index+rigl": rewiring "+rigl" is not dst, hebbian or dst-hebbian
+	// unknown method "g2g-index+rigl": rewiring "+rigl" is not dst, hebbian, dst-hebbian or dst-<prune>-<regrow>
 }
 
 func ExampleGrid_Validate() {

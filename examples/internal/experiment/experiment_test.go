@@ -24,7 +24,7 @@ func TestParseGridRefusesBadGrids(t *testing.T) {
 	}{
 		{"-methods g2g-foo", `unknown method "g2g-foo"`},
 		{"-methods sparse", `unknown method "sparse"`},
-		{"-methods g2g-index+rigl", `rewiring "+rigl" is not dst, hebbian or dst-hebbian`},
+		{"-methods g2g-index+rigl", `rewiring "+rigl" is not dst, hebbian, dst-hebbian or dst-<prune>-<regrow>`},
 		{"-methods dense,,g2g-index", "entry 2 is empty"},
 		{"-methods=", "methods: the list is empty"},
 		{"-densities=", "densities: the list is empty"},
@@ -109,7 +109,7 @@ func TestRunIsResumable(t *testing.T) {
 	if len(sum.Ran) != 10 || len(sum.Done) != 0 {
 		t.Fatalf("first run: %d ran, %d done", len(sum.Ran), len(sum.Done))
 	}
-	want := []string{"results.md", "results.csv", "acc_vs_density.png", "curves_val_acc.png", "curves_loss.png",
+	want := []string{"results.md", "results.csv", "comparisons.csv", "acc_vs_density.png", "acc_vs_params.png", "curves_val_acc.png", "curves_loss.png",
 		"mask_g2g-index_d0.25.png", "mask_g2g-index+dst_d0.25.png", "experiment.json",
 		"runs/fashion-mnist/dense/d1/seed1.json", "runs/fashion-mnist/g2g-index+dst/d0.5/seed2.json",
 		"runs/fashion-mnist/g2g-index+dst/d0.5/seed2.masks.npz", "runs/fashion-mnist/g2g-index+dst/d0.5/seed2.log"}
@@ -119,7 +119,7 @@ func TestRunIsResumable(t *testing.T) {
 		}
 	}
 	pngs, _ := filepath.Glob(filepath.Join(out, "*.png"))
-	if len(pngs) != 5 {
+	if len(pngs) != 6 {
 		t.Errorf("%d PNGs: %v", len(pngs), pngs)
 	}
 	for _, p := range pngs {

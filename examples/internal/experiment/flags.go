@@ -79,8 +79,8 @@ func DatasetArg(args []string, def string) string {
 func FlagSet(name string, g *Grid, cfg *RunConfig, ds *runner.Dataset, methods, densities, seeds *string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&g.Dataset, "dataset", g.Dataset, "data set: fashion-mnist, mnist, cifar10 or cifar100")
-	fs.StringVar(methods, "methods", *methods, "comma-separated methods: dense, g2g-<grouping> or blocks-<grouping> (grouping index, random or mixer), "+
-		"each sparse one optionally with +dst, +hebbian or +dst-hebbian")
+	fs.StringVar(methods, "methods", *methods, "comma-separated methods: dense, dense-matched, er, erk, g2g-<grouping> or blocks-<grouping> (grouping index, random or mixer), "+
+		"each sparse one optionally with +dst, +hebbian, +dst-hebbian or +dst-<prune>-<regrow> (see g2g experiment -h)")
 	fs.StringVar(densities, "densities", *densities, "comma-separated densities of the sparse methods (fractions of edges kept, in (0, 1])")
 	fs.StringVar(seeds, "seeds", *seeds, "comma-separated seeds: every cell runs once per seed")
 	fs.IntVar(&g.Epochs, "epochs", g.Epochs, "training epochs of every cell")
@@ -111,7 +111,12 @@ func ParseGrid(args []string, stderr io.Writer) (Grid, RunConfig, error) {
 	g.Base, g.Epochs = runner.Defaults(ds), ds.Epochs
 	var cfg RunConfig
 	methods, densities, seeds := DefaultMethods, DefaultDensities, DefaultSeeds
+	preset, err := applyPreset(args, &g, &methods, &densities, &seeds)
+	if err != nil {
+		return g, cfg, err
+	}
 	fs := FlagSet("g2g experiment", &g, &cfg, ds, &methods, &densities, &seeds)
+	fs.StringVar(&preset, "preset", preset, presetHelp())
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: g2g experiment [flags]
@@ -122,7 +127,9 @@ seed — one after the other, then writes OUT/results.md and OUT/results.csv
 per sample, seconds per epoch, gain over dense) and PNG figures. Cells whose
 result is already in OUT are skipped, so an interrupted grid resumes. The
 grid is checked before anything runs. -dataset cifar10 or cifar100 adds
--augment (and cifar100 -labels).
+-augment (and cifar100 -labels). -preset table1 (or ablation) reproduces
+the paper's Table I (its DST ablation) in one command; the report adds
+paired differences to er and dense with 95 % confidence intervals.
 
 Flags:
 `)
@@ -145,6 +152,9 @@ Flags:
 	}
 	if cfg.Out == "" {
 		cfg.Out = "experiment-" + g.Dataset
+		if preset != "" {
+			cfg.Out = "paper-" + g.Dataset
+		}
 	}
 	if cfg.TimeBudget < 0 {
 		return g, cfg, errors.Errorf("-time-budget %v: want 0 (no limit) or a positive duration", cfg.TimeBudget)

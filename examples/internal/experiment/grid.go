@@ -20,57 +20,93 @@ import (
 // Method is one model variant of a grid, parsed from its name:
 //
 //	dense                      the dense baseline (density ignored: one cell per seed)
+//	dense-matched              dense, hidden widths narrowed so that the active
+//	                           parameters are within 1 % of the G2G model's at
+//	                           the cell's density (g2gnet.DenseMatched)
+//	er                         unstructured random masks with exactly the edges of
+//	                           the G2G model's layers, layer by layer (g2gnet.ER)
+//	erk                        unstructured random masks with Erdős–Rényi-Kernel
+//	                           densities and the G2G model's total (g2gnet.ERK)
 //	g2g-<grouping>             static G2G masks; grouping index, random or mixer
 //	blocks-<grouping>          ensemble-level G2G (whole blocks, -sampling blocks)
 //	<sparse>+dst               dynamic sparse training (prune and regrow criteria from
 //	                           the base options: magnitude / random by default)
 //	<sparse>+hebbian           Hebbian rewiring
 //	<sparse>+dst-hebbian       DST with Hebbian regrowth (the paper's combination)
+//	<sparse>+dst-<P>-<R>       DST pruning by P (magnitude, random or hebbian) and
+//	                           regrowing by R (random, gradient or hebbian),
+//	                           whatever the base options say: the ablation grid
+//
+// where <sparse> is er, erk, g2g-<grouping> or blocks-<grouping>. The G2G
+// model the baselines are matched to is that of the base options (-groups,
+// -intra, -sampling; index grouping) at the cell's density and seed.
 type Method struct {
 	// Name is the method's name, e.g. "g2g-index+dst".
 	Name string
-	// Model is dense or g2g; Grouping and Sampling are the G2G options
-	// ("" for the base options' sampling).
+	// Model is the kind of hidden layers; Grouping and Sampling are the G2G
+	// options ("" for the base options').
 	Model    g2gnet.Kind
 	Grouping layers.Grouping
 	Sampling layers.Sampling
 	// DST and Hebbian select the rewiring; HebbianRegrow makes DST regrow
 	// by Hebbian score.
 	DST, Hebbian, HebbianRegrow bool
+	// Prune and Regrow, when set, are DST's criteria for this method,
+	// overriding the base options (+dst-<P>-<R>).
+	Prune, Regrow callbacks.Criterion
 }
 
-// Sparse reports whether the method has masks (everything but dense).
+// Sparse reports whether the method has masks (everything but dense and
+// dense-matched).
 func (m Method) Sparse() bool { return m.Model.Sparse() }
 
 // Rewired reports whether the masks change during training.
 func (m Method) Rewired() bool { return m.DST || m.Hebbian }
 
+// PerDensity reports whether the method has a cell per density: every
+// method but dense, whose one cell per seed has density 1.
+func (m Method) PerDensity() bool { return m.Model != g2gnet.Dense }
+
 // methodHelp lists the method names ParseMethod accepts.
-const methodHelp = "want dense, g2g-<grouping> or blocks-<grouping> with grouping index, random or mixer, " +
-	"optionally followed by +dst, +hebbian or +dst-hebbian (e.g. g2g-index+dst)"
+const methodHelp = "want dense, dense-matched, er, erk, g2g-<grouping> or blocks-<grouping> with grouping index, random or mixer, " +
+	"the sparse ones (all but dense and dense-matched) optionally followed by +dst, +hebbian, +dst-hebbian or " +
+	"+dst-<prune>-<regrow> (prune magnitude, random or hebbian; regrow random, gradient or hebbian), e.g. g2g-index+dst, er+dst-random-hebbian"
 
 // ParseMethod parses a method name (see [Method]).
 func ParseMethod(name string) (Method, error) {
 	m := Method{Name: name}
-	if name == report.DenseMethod {
+	base, rewire, plus := strings.Cut(name, "+")
+	switch base {
+	case report.DenseMethod:
 		m.Model = g2gnet.Dense
-		return m, nil
+	case string(g2gnet.DenseMatched):
+		m.Model = g2gnet.DenseMatched
+	case string(g2gnet.ER):
+		m.Model = g2gnet.ER
+	case string(g2gnet.ERK):
+		m.Model = g2gnet.ERK
+	default:
+		kind, grouping, ok := strings.Cut(base, "-")
+		if !ok || (kind != "g2g" && kind != "blocks") {
+			return m, errors.Errorf("unknown method %q: %s", name, methodHelp)
+		}
+		g, err := layers.ParseGrouping(grouping)
+		if err != nil {
+			return m, errors.Wrapf(err, "unknown method %q", name)
+		}
+		m.Model, m.Grouping = g2gnet.G2G, g
+		if kind == "blocks" {
+			m.Sampling = layers.SampleBlocks
+		}
 	}
-	base, rewire, _ := strings.Cut(name, "+")
-	kind, grouping, ok := strings.Cut(base, "-")
-	if !ok || (kind != "g2g" && kind != "blocks") {
-		return m, errors.Errorf("unknown method %q: %s", name, methodHelp)
-	}
-	g, err := layers.ParseGrouping(grouping)
-	if err != nil {
-		return m, errors.Wrapf(err, "unknown method %q", name)
-	}
-	m.Model, m.Grouping = g2gnet.G2G, g
-	if kind == "blocks" {
-		m.Sampling = layers.SampleBlocks
+	if plus && !m.Model.Sparse() {
+		return m, errors.Errorf("unknown method %q: %s has no masks to rewire", name, base)
 	}
 	switch rewire {
 	case "":
+		if plus {
+			return m, errors.Errorf("unknown method %q: nothing after the +", name)
+		}
 	case "dst":
 		m.DST = true
 	case "hebbian":
@@ -78,7 +114,22 @@ func ParseMethod(name string) (Method, error) {
 	case "dst-hebbian":
 		m.DST, m.HebbianRegrow = true, true
 	default:
-		return m, errors.Errorf("unknown method %q: rewiring %q is not dst, hebbian or dst-hebbian", name, "+"+rewire)
+		rule, ok := strings.CutPrefix(rewire, "dst-")
+		prune, regrow, ok2 := strings.Cut(rule, "-")
+		if !ok || !ok2 {
+			return m, errors.Errorf("unknown method %q: rewiring %q is not dst, hebbian, dst-hebbian or dst-<prune>-<regrow>", name, "+"+rewire)
+		}
+		switch callbacks.Criterion(prune) {
+		case callbacks.CriterionMagnitude, callbacks.CriterionRandom, callbacks.CriterionHebbian:
+		default:
+			return m, errors.Errorf("unknown method %q: DST prunes by magnitude, random or hebbian, not %q", name, prune)
+		}
+		switch callbacks.Criterion(regrow) {
+		case callbacks.CriterionRandom, callbacks.CriterionGradient, callbacks.CriterionHebbian:
+		default:
+			return m, errors.Errorf("unknown method %q: DST regrows by random, gradient or hebbian, not %q", name, regrow)
+		}
+		m.DST, m.Prune, m.Regrow = true, callbacks.Criterion(prune), callbacks.Criterion(regrow)
 	}
 	return m, nil
 }
@@ -103,7 +154,8 @@ type Grid struct {
 	Subset int
 	// Base holds the shared training options (batch, lr, hidden, groups,
 	// rewiring knobs, data location). Its Model, Grouping, Density, Seed,
-	// Epochs, DST and Hebbian are set per cell; its Sampling must be exact
+	// Epochs, DST and Hebbian are set per cell (and Prune and Regrow for the
+	// +dst-<P>-<R> methods); its Sampling must be exact
 	// or bernoulli (use the blocks-<grouping> methods for blocks) and its
 	// Regrow not hebbian (use the +dst-hebbian methods).
 	Base runner.Options
@@ -152,13 +204,19 @@ func (g *Grid) Options(c Cell) runner.Options {
 	o := g.Base
 	o.Epochs, o.Seed = g.Epochs, c.Seed
 	o.Model, o.DST, o.Hebbian = c.Method.Model, c.Method.DST, c.Method.Hebbian
-	if c.Method.Sparse() {
-		o.Grouping, o.Density = c.Method.Grouping, c.Density
+	if c.Method.PerDensity() {
+		o.Density = c.Density
+		if c.Method.Grouping != "" {
+			o.Grouping = c.Method.Grouping
+		}
 		if c.Method.Sampling != "" {
 			o.Sampling = c.Method.Sampling
 		}
 		if c.Method.HebbianRegrow {
 			o.Regrow = callbacks.CriterionHebbian
+		}
+		if c.Method.Prune != "" {
+			o.Prune, o.Regrow = c.Method.Prune, c.Method.Regrow
 		}
 	}
 	// Per-run outputs are the experiment's business, not the base's.
@@ -178,7 +236,7 @@ func (g *Grid) Cells() []Cell {
 			if err != nil {
 				continue
 			}
-			if !m.Sparse() {
+			if !m.PerDensity() {
 				cells = append(cells, Cell{Method: m, Density: 1, Seed: s})
 				continue
 			}
@@ -203,7 +261,7 @@ func (g *Grid) Validate() error {
 	if len(g.Methods) == 0 {
 		return errors.New("methods: the list is empty; " + methodHelp)
 	}
-	sparse := false
+	perDensity := false
 	seen := map[string]bool{}
 	for _, name := range g.Methods {
 		if seen[name] {
@@ -214,10 +272,10 @@ func (g *Grid) Validate() error {
 		if err != nil {
 			return errors.Wrap(err, "methods")
 		}
-		sparse = sparse || m.Sparse()
+		perDensity = perDensity || m.PerDensity()
 	}
-	if sparse && len(g.Densities) == 0 {
-		return errors.New("densities: the list is empty; give at least one density in (0, 1] for the sparse methods")
+	if perDensity && len(g.Densities) == 0 {
+		return errors.New("densities: the list is empty; give at least one density in (0, 1] for the sparse and matched methods")
 	}
 	seenD := map[string]bool{}
 	for _, d := range g.Densities {
@@ -269,7 +327,7 @@ func (g *Grid) validateCells(cells []Cell) error {
 		checked[key] = true
 		o := g.Options(c)
 		where := c.Method.Name
-		if c.Method.Sparse() {
+		if c.Method.PerDensity() {
 			where = fmt.Sprintf("method %s at density %v", c.Method.Name, c.Density)
 		}
 		if err := o.Validate(); err != nil {

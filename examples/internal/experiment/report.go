@@ -12,6 +12,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/examples/internal/report"
+	"github.com/g2g-ml/g2g/examples/internal/runner"
 	"github.com/g2g-ml/g2g/internal/atomicfile"
 )
 
@@ -53,11 +54,12 @@ func LoadResults(out string) ([]*CellResult, error) {
 }
 
 // Report re-makes the table and the figures from the finished cells in
-// out: results.md and results.csv, acc_vs_density.png, curves_val_acc.png,
-// curves_loss.png, and mask_<method>_d<density>.png for every rewired
-// method and one static G2G method at one density (HeatmapDensity when
-// present), from its first seed. It returns the files written and errors
-// when no cell has finished.
+// out: results.md and results.csv, comparisons.csv (when some method can be
+// paired with er or dense: see report.Compare), acc_vs_density.png,
+// acc_vs_params.png, curves_val_acc.png, curves_loss.png, and
+// mask_<method>_d<density>.png for every rewired method and one static G2G
+// method at one density (HeatmapDensity when present), from its first
+// seed. It returns the files written and errors when no cell has finished.
 func Report(out string) ([]string, error) {
 	rs, err := LoadResults(out)
 	if err != nil {
@@ -82,6 +84,7 @@ func Report(out string) ([]string, error) {
 		}
 	}
 	rows := report.Aggregate(runs)
+	vsER, vsDense := report.Compare(runs, report.ERMethod), report.Compare(runs, report.DenseMethod)
 	what, short := describe(rs[0])
 	var files []string
 	add := func(name string, err error) error {
@@ -98,6 +101,7 @@ func Report(out string) ([]string, error) {
 	}
 	figures := []struct{ name, alt string }{
 		{"acc_vs_density.png", "test accuracy versus density"},
+		{"acc_vs_params.png", "test accuracy versus active parameters"},
 		{"curves_val_acc.png", "test accuracy during training"},
 		{"curves_loss.png", "training loss"},
 	}
@@ -105,7 +109,7 @@ func Report(out string) ([]string, error) {
 		figures = append(figures, struct{ name, alt string }{h, "mask before and after training: " + strings.TrimSuffix(strings.TrimPrefix(h, "mask_"), ".png")})
 	}
 	if err := add("results.md", atomicfile.Write(filepath.Join(out, "results.md"), func(w io.Writer) error {
-		return writeResultsMarkdown(w, rs, rows, ef, what, figures)
+		return writeResultsMarkdown(w, rs, rows, vsER, vsDense, ef, what, figures)
 	})); err != nil {
 		return files, err
 	}
@@ -114,8 +118,19 @@ func Report(out string) ([]string, error) {
 	})); err != nil {
 		return files, err
 	}
+	if len(vsER)+len(vsDense) > 0 {
+		if err := add("comparisons.csv", atomicfile.Write(filepath.Join(out, "comparisons.csv"), func(w io.Writer) error {
+			return report.WritePairedCSV(w, append(append([]report.Paired(nil), vsER...), vsDense...))
+		})); err != nil {
+			return files, err
+		}
+	}
 	if err := add("acc_vs_density.png", report.PlotAccuracyVsDensity(filepath.Join(out, "acc_vs_density.png"), rows,
 		short+": test accuracy vs density")); err != nil {
+		return files, err
+	}
+	if err := add("acc_vs_params.png", report.PlotAccuracyVsParams(filepath.Join(out, "acc_vs_params.png"), rows,
+		short+": test accuracy vs active parameters")); err != nil {
 		return files, err
 	}
 	for _, m := range []struct{ metric, file, title string }{
@@ -238,9 +253,9 @@ func thousands(n int) string {
 }
 
 // writeResultsMarkdown writes results.md: a heading with the settings, the
-// table, the cells of the last grid that have not finished, and the
-// figures.
-func writeResultsMarkdown(w io.Writer, rs []*CellResult, rows []report.Row, ef *experimentFile, what string, figures []struct{ name, alt string }) error {
+// table, the paired comparisons with er and dense, the cells of the last
+// grid that have not finished, and the figures.
+func writeResultsMarkdown(w io.Writer, rs []*CellResult, rows []report.Row, vsER, vsDense []report.Paired, ef *experimentFile, what string, figures []struct{ name, alt string }) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", what)
 	o := rs[0].Options
@@ -248,13 +263,24 @@ func writeResultsMarkdown(w io.Writer, rs []*CellResult, rows []report.Row, ef *
 		o = ef.Settings.Base
 	}
 	hidden := strings.ReplaceAll(o.Hidden, ",", " → ")
-	fmt.Fprintf(&b, "Hidden layers %s; G2G with %d ensembles per side, %s sampling, p = %g; Adam lr %g, batch %d; rewiring ζ = %g (+dst: prune %s, regrow %s; +dst-hebbian: regrow by Hebbian score).\n",
-		hidden, o.Groups, o.Sampling, o.Intra, o.LR, o.Batch, o.Zeta, o.Prune, o.Regrow)
+	fmt.Fprintf(&b, "Hidden layers %s; G2G with %d ensembles per side, %s sampling, p = %g; %s, batch %d; rewiring ζ = %g (+dst: prune %s, regrow %s; +dst-hebbian: regrow by Hebbian score; +dst-P-R: prune by P, regrow by R).\n",
+		hidden, o.Groups, o.Sampling, o.Intra, optimizerText(o), o.Batch, o.Zeta, o.Prune, o.Regrow)
+	fmt.Fprintf(&b, "Baselines, matched to the G2G model of these settings at the same density and seed: dense-matched is dense with narrower hidden layers "+
+		"(within 1 %% of its active parameters), er has unstructured random masks with the same edges per layer, erk the same edges in all with "+
+		"Erdős–Rényi-Kernel densities.\n")
 	fmt.Fprintf(&b, "Test accuracy is the mean ± sample standard deviation over seeds, on the whole test set; "+
 		"the gain over dense is in percentage points; MACs are multiply-accumulates of one sample's forward pass; "+
-		"density is the fraction of edges kept in the G2G layers (the output layer is dense).\n\n")
+		"density is the fraction of edges kept in the G2G layers (the output layer is dense; dense-matched's is that of the G2G model it matches).\n\n")
 	if err := report.WriteMarkdown(&b, rows); err != nil {
 		return err
+	}
+	if len(vsER)+len(vsDense) > 0 {
+		fmt.Fprintf(&b, "\n## Paired differences\n\nTest accuracy of each method minus that of er (same density) and of dense, seed by seed; "+
+			"mean difference and its %g %% confidence interval (Student's t with seeds − 1 degrees of freedom), in percentage points. "+
+			"Significant: the interval excludes 0. With one shared seed there is no interval.\n\n", 100*report.Confidence)
+		if err := report.WritePairedMarkdown(&b, vsER, vsDense); err != nil {
+			return err
+		}
 	}
 	if ef != nil {
 		done := map[string]bool{}
@@ -278,4 +304,20 @@ func writeResultsMarkdown(w io.Writer, rs []*CellResult, rows []report.Row, ef *
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// optimizerText describes the optimizer of o, e.g. "Adam lr 0.001, weight
+// decay 0.0001 (coupled), cosine learning-rate schedule".
+func optimizerText(o runner.Options) string {
+	s := fmt.Sprintf("Adam lr %g", o.LR)
+	switch {
+	case o.WeightDecay > 0 && o.Decoupled:
+		s = fmt.Sprintf("AdamW lr %g, weight decay %g (decoupled)", o.LR, o.WeightDecay)
+	case o.WeightDecay > 0:
+		s += fmt.Sprintf(", weight decay %g (coupled, biases exempt)", o.WeightDecay)
+	}
+	if o.LRSchedule != runner.LRConstant {
+		s += ", learning rate per epoch: " + o.LRSchedule.String()
+	}
+	return s
 }

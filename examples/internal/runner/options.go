@@ -27,7 +27,6 @@ import (
 	"github.com/g2g-ml/g2g/callbacks"
 	"github.com/g2g-ml/g2g/graph/g2gnet"
 	"github.com/g2g-ml/g2g/layers"
-	"github.com/g2g-ml/g2g/optim"
 )
 
 // Options are a training run's settings, one field per flag.
@@ -49,6 +48,14 @@ type Options struct {
 	Batch  int     `json:"batch"`
 	LR     float64 `json:"lr"`
 	Seed   int64   `json:"seed"`
+	// WeightDecay is Adam's weight decay (biases exempt): coupled L2 as
+	// torch.optim.Adam's weight_decay, or with Decoupled AdamW's; see
+	// NewOptimizer. Zero values are left out of the stored configuration,
+	// which therefore reads as it did before these options existed.
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	Decoupled   bool    `json:"decoupled,omitempty"`
+	// LRSchedule is the per-epoch learning-rate schedule ("" constant).
+	LRSchedule LRSchedule `json:"lr_schedule,omitempty"`
 	// Rewiring.
 	DST      bool                `json:"dst"`
 	Hebbian  bool                `json:"hebbian"`
@@ -125,7 +132,9 @@ func nameVar[T ~string](fs *flag.FlagSet, p *T, name string, parse func(string) 
 // RegisterFlags defines a flag for every option on fs, with o's values as
 // defaults.
 func RegisterFlags(fs *flag.FlagSet, o *Options, ds *Dataset) {
-	nameVar(fs, &o.Model, "model", g2gnet.ParseKind, "model: dense or g2g")
+	nameVar(fs, &o.Model, "model", g2gnet.ParseKind, "model: dense, g2g, or a baseline matched to the G2G model of the other flags: "+
+		"dense-matched (dense, narrowed to within 1 % of its active parameters), er (unstructured random masks, the same edges per layer) "+
+		"or erk (unstructured, Erdős–Rényi-Kernel densities, the same edges in all)")
 	nameVar(fs, &o.Grouping, "grouping", layers.ParseGrouping, "G2G ensemble grouping: index, random or mixer")
 	fs.Float64Var(&o.Density, "density", o.Density, "G2G density: fraction of edges kept, in (0, 1]")
 	fs.Float64Var(&o.Intra, "intra", o.Intra, "G2G p: probability of keeping an intra-ensemble edge, in (0, 1]")
@@ -136,6 +145,10 @@ func RegisterFlags(fs *flag.FlagSet, o *Options, ds *Dataset) {
 	fs.IntVar(&o.Epochs, "epochs", o.Epochs, "training epochs (in total, when resuming)")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "batch size")
 	fs.Float64Var(&o.LR, "lr", o.LR, "Adam learning rate")
+	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "Adam weight decay, coupled L2 as torch.optim.Adam's weight_decay (biases exempt; 0: none)")
+	fs.BoolVar(&o.Decoupled, "decoupled", o.Decoupled, "decouple the weight decay from the gradient: AdamW (torch.optim.AdamW)")
+	nameVar(fs, &o.LRSchedule, "lr-schedule", ParseLRSchedule, "learning rate per epoch: constant (default), cosine (to 0 over the run, as torch's CosineAnnealingLR), "+
+		"linear (to 0), or step:EVERY:GAMMA (times GAMMA every EVERY epochs)")
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "random seed for everything")
 	fs.BoolVar(&o.DST, "dst", o.DST, "dynamic sparse training: prune and regrow after every epoch but the last")
 	fs.BoolVar(&o.Hebbian, "hebbian", o.Hebbian, "Hebbian rewiring after every epoch but the last (not with -dst; use -dst -regrow hebbian)")
@@ -203,7 +216,7 @@ func (o *Options) Validate() error {
 	case o.DST && o.Hebbian:
 		return errors.New("-dst and -hebbian both rewire: use one (-dst -regrow hebbian is DST with Hebbian regrowth)")
 	case (o.DST || o.Hebbian) && !o.Model.Sparse():
-		return errors.Errorf("-dst and -hebbian need -model g2g, got %q", o.Model)
+		return errors.Errorf("-dst and -hebbian need a sparse -model (g2g, er or erk), got %q", o.Model)
 	case (o.DST || o.Hebbian) && !(o.Zeta > 0 && o.Zeta < 1):
 		return errors.Errorf("-zeta %v: want a value in (0, 1)", o.Zeta)
 	case o.HebbianN < 1:
@@ -220,17 +233,25 @@ func (o *Options) Validate() error {
 	if _, err := o.HiddenWidths(); err != nil {
 		return err
 	}
-	// The optimizer checks the learning rate (Run builds the same one).
-	if _, err := optim.NewAdam(optim.AdamConfig{LR: o.LR}); err != nil {
-		return errors.Wrapf(err, "-lr %v", o.LR)
-	}
-	return nil
+	// The optimizer checks the learning rate and weight decay (Run builds
+	// the same one).
+	return o.checkOptimizer()
 }
 
 // Describe returns a short name of the model for tables, e.g.
 // "g2g (index, G=8, d=0.25, dst magnitude/random)".
 func (o *Options) Describe(rewiring string) string {
-	if o.Model != g2gnet.G2G {
+	switch o.Model {
+	case g2gnet.G2G:
+	case g2gnet.DenseMatched:
+		return fmt.Sprintf("dense-matched (d=%g)", o.Density)
+	case g2gnet.ER, g2gnet.ERK:
+		s := fmt.Sprintf("%s (d=%g", o.Model, o.Density)
+		if rewiring != "" {
+			s += ", " + rewiring
+		}
+		return s + ")"
+	default:
 		return string(o.Model)
 	}
 	s := fmt.Sprintf("g2g (%s, G=%d, d=%g", o.Grouping, o.Groups, o.Density)

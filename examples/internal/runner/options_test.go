@@ -37,7 +37,7 @@ func TestTypedFlags(t *testing.T) {
 		t.Fatalf("no flags: %+v, %v", o, err)
 	}
 	for flag, list := range map[string]string{
-		"model": "(want dense or g2g)", "grouping": "(want index, random or mixer)",
+		"model": "(want dense, g2g, dense-matched, er or erk)", "grouping": "(want index, random or mixer)",
 		"sampling": "(want bernoulli, exact or blocks)", "kernel": "(want auto, dense, blocks or sparse)",
 		"prune": "(want magnitude, random, gradient or hebbian)", "regrow": "(want magnitude, random, gradient or hebbian)",
 		"anneal": `(want "constant", "cosine" or "linear")`, "scope": `(want "anywhere" or "class")`,

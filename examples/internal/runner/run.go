@@ -19,7 +19,6 @@ import (
 	"github.com/g2g-ml/g2g/datasets"
 	"github.com/g2g-ml/g2g/graph"
 	"github.com/g2g-ml/g2g/graph/g2gnet"
-	"github.com/g2g-ml/g2g/internal/rngs"
 	"github.com/g2g-ml/g2g/optim"
 )
 
@@ -144,7 +143,11 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 	if err != nil {
 		return nil, err
 	}
-	opt, err := optim.NewAdam(optim.AdamConfig{LR: o.LR})
+	opt, err := NewOptimizer(&o)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := lrScheduler(&o)
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +169,15 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 			source, train.Len(), test.Len(), loadTime.Seconds(), graph.BLAS(), model.Summary())
 	}
 
-	// Order matters: Progress ends the epoch's line before the rewiring
+	// Order matters: the learning-rate schedule sets the epoch's rate
+	// before anything else runs; Progress ends the epoch's line before the rewiring
 	// prints its summary; the rewiring writes its Logs entries before the
 	// metrics logger records them; the checkpoint comes last so it holds
 	// the epoch's rewiring.
 	var cbs []graph.Callback
+	if sched != nil {
+		cbs = append(cbs, sched)
+	}
 	if !o.Quiet {
 		cbs = append(cbs, callbacks.NewProgress(stderr))
 	}
@@ -193,8 +200,7 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 		Epochs: o.Epochs, BatchSize: o.Batch, Optimizer: opt, Callbacks: cbs,
 		Validation: test, Seed: o.Seed,
 	}
-	if ds.Augmentable && o.Augment {
-		aug := &datasets.RandomCropFlip{Shape: ds.Shape, Pad: 4, Flip: true, Fill: ds.Stats.Zero(), Seed: rngs.Derive(o.Seed, "augment")}
+	if aug := Augmentation(ds, &o); aug != nil {
 		fit.Augment = aug.Apply
 	}
 	res := &Result{Dataset: ds.Name, Source: source, Model: string(o.Model), Rewiring: rewiringName, Seed: o.Seed, Trained: model}
