@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 	"github.com/g2g-ml/g2g/optim"
 )
 
@@ -34,7 +35,16 @@ func g2gMask(in, out, groups int, density float64, seed uint64) (mask []float32,
 // G2G-like mask of density 0.25 (8 ensembles: half the active entries in
 // runs of 128, half scattered), passing the active indices as the graph
 // package does. It reports the time per active entry (ns/active).
-func BenchmarkAdamStepG2G(b *testing.B) {
+func BenchmarkAdamStepG2G(b *testing.B) { benchmarkAdamStepG2G(b) }
+
+// BenchmarkAdamStepG2GGo is BenchmarkAdamStepG2G with the assembly kernel
+// turned off: the Go code on the same packed state.
+func BenchmarkAdamStepG2GGo(b *testing.B) {
+	defer kernels.SetAccelerated(kernels.SetAccelerated(false))
+	benchmarkAdamStepG2G(b)
+}
+
+func benchmarkAdamStepG2G(b *testing.B) {
 	const in, out = 1024, 1024
 	mask, active := g2gMask(in, out, 8, 0.25, 3)
 	rng := rand.New(rand.NewPCG(1, 2))

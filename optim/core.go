@@ -169,7 +169,8 @@ func (c *core) lr() float64 { return c.baseLR * c.sched.Factor(c.steps) }
 // of this step and the factor by which gradients are scaled for ClipNorm,
 // and leaves in c.cur the state of each parameter, in the layout the step
 // needs (see layout), allocating slots for names seen for the first time.
-// When it returns an error no Value and no state has been touched.
+// When it returns an error no Value has been touched and no state has
+// changed layout.
 func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
 	if !(c.baseLR > 0) || math.IsInf(c.baseLR, 0) {
 		return 0, 0, errors.Errorf("optim: %s: base LR must be > 0 and finite, got %v", c.kind, c.baseLR)
