@@ -150,6 +150,7 @@ func (o *Adam) Step(params []Param) error {
 	omb1, omb2 := float32(1-o.beta1), float32(1-o.beta2)
 	eps := float32(o.eps)
 	cv := float32(o.c.clipValue)
+	asm := useAsm()
 	for pi := range params {
 		p := &params[pi]
 		k := adamStep{b1: b1, b2: b2, omb1: omb1, omb2: omb2, eps: eps, cv: cv, scale: scale,
@@ -163,28 +164,59 @@ func (o *Adam) Step(params []Param) error {
 		}
 		n := len(p.Value)
 		st := o.c.cur[pi]
-		w, grad, m, v := p.Value, p.Grad[:n], st.slots[0][:n], st.slots[1][:n]
+		w, grad, m, v := p.Value, p.Grad[:n], st.slots[0], st.slots[1]
 		mask := p.Mask
-		if mask != nil {
-			mask = mask[:n]
+		if !st.packed {
+			m, v = m[:n], v[:n]
+			if mask != nil {
+				mask = mask[:n]
+			}
 		}
-		o.work = adamWork{k: k, w: w, grad: grad, m: m, v: v, mask: mask}
+		o.work = adamWork{k: k, w: w, grad: grad, m: m, v: v, mask: mask, asm: asm}
+		if asm {
+			o.work.c = k.consts()
+		}
 		o.c.spans(p, st, &o.work)
 	}
-	o.c.end(params)
+	o.c.end()
 	return nil
 }
 
-// adamWork is one parameter's update, run on spans of it.
+// adamWork is one parameter's update, run on spans of it: on packed state
+// (s.idx set: m and v hold the entries s.idx lists), on a dense parameter,
+// or as a full pass over a masked one.
 type adamWork struct {
 	k                   adamStep
 	w, grad, m, v, mask []float32
+	asm                 bool       // use the AVX-512 kernel
+	c                   adamConsts // k for the kernel
 }
 
 func (a *adamWork) run(s span) {
+	if s.lo >= s.hi {
+		return
+	}
 	k, w, grad, m, v, mask := &a.k, a.w, a.grad, a.m, a.v, a.mask
-	if s.idx != nil {
-		for _, i := range s.idx[s.lo:s.hi] {
+	switch {
+	case s.idx != nil:
+		idx, m, v := s.idx[s.lo:s.hi], m[s.lo:s.hi], v[s.lo:s.hi]
+		if a.asm {
+			// The indices were checked against len(w) = len(grad) when
+			// the state was packed (begin, checkActive).
+			adamAVX512(&a.c, &w[0], &grad[0], &m[0], &v[0], &idx[0], len(idx))
+			return
+		}
+		for j, i := range idx {
+			k.update(&w[i], grad[i], &m[j], &v[j])
+		}
+		return
+	case mask == nil:
+		w, grad, m, v := w[s.lo:s.hi], grad[s.lo:s.hi], m[s.lo:s.hi], v[s.lo:s.hi]
+		if a.asm {
+			adamAVX512(&a.c, &w[0], &grad[0], &m[0], &v[0], nil, len(w))
+			return
+		}
+		for i := range w {
 			k.update(&w[i], grad[i], &m[i], &v[i])
 		}
 		return
@@ -215,7 +247,12 @@ const (
 	tinyMoment = 1e-34 // |m| or v below this: stored as 0
 )
 
-// update applies the step to one entry.
+// update applies the step to one entry. The conversions to float32 keep
+// every product rounded on its own, as on amd64 by default: they stop the
+// compiler from fusing a*b + c into one fused multiply-add (which it does
+// for GOAMD64=v3 and on other architectures), so that every build gives the
+// numbers of the AVX-512 kernel (adamAVX512), which does the same operations
+// in the same order.
 func (k *adamStep) update(w *float32, g float32, m, v *float32) {
 	if g < tinyGrad && g > -tinyGrad {
 		g = 0 // also keeps subnormal gradients out of the arithmetic
@@ -224,14 +261,14 @@ func (k *adamStep) update(w *float32, g float32, m, v *float32) {
 		g = clip(g, k.cv)
 	}
 	wi := *w
-	g = g*k.scale + k.l2*wi
+	g = float32(g*k.scale) + float32(k.l2*wi)
 	wi *= k.keep
 	var g2 float32
 	if g > tinyGrad || g < -tinyGrad {
 		g2 = g * g
 	}
-	mi := k.b1**m + k.omb1*g
-	vi := k.b2**v + k.omb2*g2
+	mi := float32(k.b1**m) + float32(k.omb1*g)
+	vi := float32(k.b2**v) + float32(k.omb2*g2)
 	if mi < tinyMoment && mi > -tinyMoment {
 		mi = 0
 	}
@@ -241,6 +278,33 @@ func (k *adamStep) update(w *float32, g float32, m, v *float32) {
 	*m, *v = mi, vi
 	denom := float32(math.Sqrt(float64(vi)))/k.sqrtBc2 + k.eps
 	*w = wi - k.stepSize*mi/denom
+}
+
+// adamConsts is one step's constants for one parameter as the AVX-512
+// kernel reads them: 16 float32 values, each broadcast to a register, in
+// this order (adam_asm_gen.go).
+type adamConsts struct {
+	b1, b2, omb1, omb2        float32
+	eps                       float32
+	cv, negCV                 float32 // ±ClipValue, or ±Inf when it is off
+	scale                     float32
+	stepSize, sqrtBc2         float32
+	l2, keep                  float32
+	tinyGrad, negTinyGrad     float32
+	tinyMoment, negTinyMoment float32
+}
+
+// consts returns k as the kernel reads it.
+func (k *adamStep) consts() adamConsts {
+	cv, negCV := float32(math.Inf(1)), float32(math.Inf(-1))
+	if k.cv > 0 {
+		cv, negCV = k.cv, -k.cv // clip's bounds; compared like clip does
+	}
+	return adamConsts{
+		b1: k.b1, b2: k.b2, omb1: k.omb1, omb2: k.omb2, eps: k.eps, cv: cv, negCV: negCV,
+		scale: k.scale, stepSize: k.stepSize, sqrtBc2: k.sqrtBc2, l2: k.l2, keep: k.keep,
+		tinyGrad: tinyGrad, negTinyGrad: -tinyGrad, tinyMoment: tinyMoment, negTinyMoment: -tinyMoment,
+	}
 }
 
 // LR returns the learning rate the next Step will use: the base learning
@@ -258,17 +322,20 @@ func (o *Adam) BaseLR() float64 { return o.c.baseLR }
 func (o *Adam) Steps() int { return o.c.steps }
 
 // State returns a deep copy of the optimizer state: for every parameter
-// seen, its SlotM and SlotV slots.
+// seen, its SlotM and SlotV slots, full-size (see State.Slots).
 func (o *Adam) State() State { return o.c.state() }
 
 // SetState replaces the optimizer state with a deep copy of s. It fails,
 // changing nothing, if s.Step < 0, s.BaseLR is not > 0, a slot name is not
 // SlotM or SlotV, a slot is missing, or a slot's length differs from the
 // parameter's known length (or from its sibling slot). Parameters absent
-// from s are forgotten and start from zero state when next seen.
+// from s are forgotten and start from zero state when next seen. A masked
+// parameter's state is packed again by its next Step with Param.Active.
 func (o *Adam) SetState(s State) error { return o.c.setState(s) }
 
 // ResetAt zeroes both moments of the named parameter at the given flat
-// indices. It fails, changing nothing, for a parameter never seen or an index
-// out of range.
+// indices. An index of an entry that was not active in the last step
+// (packed state, see Param.Active) is accepted: its moments are zero
+// already, and a new active entry starts from zero. It fails, changing
+// nothing, for a parameter never seen or an index out of range.
 func (o *Adam) ResetAt(name string, indices []int) error { return o.c.resetAt(name, indices) }

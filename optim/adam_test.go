@@ -101,7 +101,14 @@ func TestStepDoesNotAllocate(t *testing.T) {
 		}
 		return p
 	}
-	params := []optim.Param{mk("a", 300), mk("b", 50)}
+	// "c" is stepped with its active indices: its state is packed.
+	c := mk("c", 400)
+	for i, v := range c.Mask {
+		if v != 0 {
+			c.Active = append(c.Active, int32(i))
+		}
+	}
+	params := []optim.Param{mk("a", 300), mk("b", 50), c}
 	opts := map[string]optim.Optimizer{
 		"SGD":   must(optim.NewSGD(optim.SGDConfig{LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4, ClipNorm: 1, ClipValue: 0.3})),
 		"Adam":  must(optim.NewAdam(optim.AdamConfig{LR: 0.1, WeightDecay: 1e-4, ClipNorm: 1, Schedule: must(optim.Cosine(2, 100, 0))})),

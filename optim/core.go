@@ -3,6 +3,7 @@ package optim
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -10,25 +11,40 @@ import (
 )
 
 // paramState is what an optimizer keeps for one parameter.
+//
+// Its slots have one of two layouts. Full: slots[k][i] is entry i, for
+// every i < n; dense parameters, masked parameters stepped without
+// Param.Active and states installed by SetState use it. Packed: only the
+// active entries of a masked parameter are kept, slots[k][j] being entry
+// active[j], so the state costs memory and time in proportion to the
+// active entries; a masked parameter stepped with Param.Active uses it.
+// The state of an entry outside active is zero, as the full layout keeps
+// it (docs/design.md §8), so State can always give the full layout back.
 type paramState struct {
 	// n is the parameter's length, fixed on first sight; -1 when unknown
 	// (installed by SetState for an optimizer without slots).
 	n int
-	// slots holds one []float32 of length n per slot name, in the order of
-	// core.slotNames.
+	// slots holds one []float32 per slot name, in the order of
+	// core.slotNames, in the full layout (length n) unless packed (length
+	// len(active)); nil for a parameter whose first step failed (all
+	// zero).
 	slots [][]float32
 	// visit is the core.visits value of the last Step call that saw the
 	// parameter; it detects a name given twice in one call.
 	visit uint64
-	// active is the Param.Active of the last step; full is set by begin
-	// when this step's differs and needs one full masked pass.
+	// packed is set when slots follow active: the optimizer's own copy of
+	// the Param.Active it was packed for, so that the indices the update
+	// uses cannot change behind its back. given is the caller's slice,
+	// compared by identity to notice a new active list (layers.Mask.Offsets
+	// returns a new slice after every mask edit).
+	packed bool
 	active []int32
-	full   bool
+	given  []int32
 }
 
 // span is the part of one parameter a step visits: every index in
 // [lo, hi) (skipping and zeroing masked ones) when idx is nil, otherwise
-// idx[lo:hi].
+// the packed positions [lo, hi), which hold the entries idx[lo:hi].
 type span struct {
 	lo, hi int
 	idx    []int32
@@ -42,8 +58,8 @@ type spanUpdater interface{ run(s span) }
 // independent, so the split does not change any result.
 func (c *core) spans(p *Param, st *paramState, u spanUpdater) {
 	s := span{hi: len(p.Value)}
-	if p.Active != nil && p.Mask != nil && !st.full {
-		s = span{hi: len(p.Active), idx: p.Active}
+	if st.packed {
+		s = span{hi: len(st.active), idx: st.active}
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if n := s.hi; workers < 2 || n < 1<<15 {
@@ -151,9 +167,10 @@ func (c *core) lr() float64 { return c.baseLR * c.sched.Factor(c.steps) }
 
 // begin validates params and prepares a step: it returns the learning rate
 // of this step and the factor by which gradients are scaled for ClipNorm,
-// and leaves in c.cur the state of each parameter, allocating slots for names
-// seen for the first time. When it returns an error no Value has been
-// touched.
+// and leaves in c.cur the state of each parameter, in the layout the step
+// needs (see layout), allocating slots for names seen for the first time.
+// When it returns an error no Value has been touched and no state has
+// changed layout.
 func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
 	if !(c.baseLR > 0) || math.IsInf(c.baseLR, 0) {
 		return 0, 0, errors.Errorf("optim: %s: base LR must be > 0 and finite, got %v", c.kind, c.baseLR)
@@ -177,7 +194,7 @@ func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
 			return 0, 0, errors.Errorf("optim: %s: parameter %q: Active without Mask", c.kind, p.Name)
 		}
 		if p.Active != nil {
-			if st, ok := c.params[p.Name]; !ok || !sameSlice(st.active, p.Active) {
+			if st, ok := c.params[p.Name]; !ok || !st.packed || !sameSlice(st.given, p.Active) {
 				if err := checkActive(c.kind, p); err != nil {
 					return 0, 0, err
 				}
@@ -194,7 +211,7 @@ func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
 		p := &params[i]
 		st, ok := c.params[p.Name]
 		if !ok {
-			st = c.newState(len(p.Value))
+			st = &paramState{n: len(p.Value)} // slots allocated below
 			c.params[p.Name] = st
 		} else if st.visit == c.visits {
 			c.cur = c.cur[:0]
@@ -203,8 +220,11 @@ func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
 			st.n = len(p.Value) // installed by SetState without slots
 		}
 		st.visit = c.visits
-		st.full = p.Active == nil || !sameSlice(st.active, p.Active)
 		c.cur = append(c.cur, st)
+	}
+	// Nothing can fail from here on.
+	for i := range params {
+		c.layout(&params[i], c.cur[i])
 	}
 	scale = 1
 	if c.clipNorm > 0 {
@@ -213,18 +233,96 @@ func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
 	return lr, scale, nil
 }
 
-func (c *core) newState(n int) *paramState {
-	st := &paramState{n: n, slots: make([][]float32, len(c.slotNames))}
-	for k := range st.slots {
-		st.slots[k] = make([]float32, n)
+// layout gives st the layout this step of p needs. A parameter with
+// Param.Active gets packed state; when its active list is new (first sight,
+// or the mask was rewired) the state is repacked: entries that stay active
+// keep their state, new ones start from zero, dropped ones are forgotten
+// (zero, as masked state always is), and every weight whose mask is 0 is
+// set to 0 (the layer's Prune does so already; this also catches a weight
+// edited directly). A parameter without Param.Active gets the full layout;
+// its masked entries are zeroed by the update itself.
+func (c *core) layout(p *Param, st *paramState) {
+	switch {
+	case p.Active != nil:
+		if st.packed && sameSlice(st.given, p.Active) {
+			return
+		}
+		c.pack(st, p.Active)
+		for i, mk := range p.Mask {
+			if mk == 0 {
+				p.Value[i] = 0
+			}
+		}
+	case st.packed:
+		c.unpack(st)
+	case st.slots == nil && len(c.slotNames) > 0:
+		st.slots = make([][]float32, len(c.slotNames))
+		for k := range st.slots {
+			st.slots[k] = make([]float32, st.n)
+		}
 	}
-	return st
+}
+
+// pack rebuilds st's slots in the packed layout for the active list given
+// (validated by begin), from whatever layout they had.
+func (c *core) pack(st *paramState, given []int32) {
+	active := append([]int32(nil), given...)
+	slots := make([][]float32, len(c.slotNames))
+	for k := range slots {
+		s := make([]float32, len(active))
+		switch {
+		case st.slots == nil:
+		case st.packed:
+			repack(s, active, st.slots[k], st.active)
+		default:
+			for j, i := range active {
+				s[j] = st.slots[k][i]
+			}
+		}
+		slots[k] = s
+	}
+	st.slots, st.packed, st.active, st.given = slots, true, active, given
+}
+
+// repack sets dst[j] to the value that src (packed for the ascending list
+// from) holds for entry to[j], or to 0 when from does not list it. dst must
+// be zero.
+func repack(dst []float32, to []int32, src []float32, from []int32) {
+	q := 0
+	for j, i := range to {
+		for q < len(from) && from[q] < i {
+			q++
+		}
+		if q == len(from) {
+			return
+		}
+		if from[q] == i {
+			dst[j] = src[q]
+		}
+	}
+}
+
+// unpack rebuilds st's slots in the full layout.
+func (c *core) unpack(st *paramState) {
+	for k, s := range st.slots {
+		st.slots[k] = unpacked(s, st.active, st.n)
+	}
+	st.packed, st.active, st.given = false, nil, nil
+}
+
+// unpacked returns the full-layout copy, of length n, of a slot packed for
+// active.
+func unpacked(s []float32, active []int32, n int) []float32 {
+	full := make([]float32, n)
+	for j, i := range active {
+		full[i] = s[j]
+	}
+	return full
 }
 
 // end finishes a successful step.
-func (c *core) end(params []Param) {
+func (c *core) end() {
 	for i := range c.cur {
-		c.cur[i].active = params[i].Active
 		c.cur[i] = nil
 	}
 	c.cur = c.cur[:0]
@@ -250,6 +348,17 @@ func (c *core) normScale(params []Param) float64 {
 	var sum float64
 	for i := range params {
 		p := &params[i]
+		if st := c.cur[i]; st.packed {
+			// The active entries, in the order of the scan below.
+			for _, j := range st.active {
+				g := p.Grad[j]
+				if cv > 0 {
+					g = clip(g, cv)
+				}
+				sum += float64(g) * float64(g)
+			}
+			continue
+		}
 		for j, g := range p.Grad {
 			if p.Mask != nil && p.Mask[j] == 0 {
 				continue
@@ -268,12 +377,20 @@ func (c *core) normScale(params []Param) float64 {
 	return s
 }
 
+// state returns the state in the full layout, whatever the layout kept.
 func (c *core) state() State {
 	s := State{Step: c.steps, BaseLR: c.baseLR, Slots: make(map[string]map[string][]float32, len(c.params))}
 	for name, st := range c.params {
 		m := make(map[string][]float32, len(c.slotNames))
 		for k, sn := range c.slotNames {
-			m[sn] = append([]float32(nil), st.slots[k]...)
+			switch {
+			case st.slots == nil:
+				m[sn] = make([]float32, st.n)
+			case st.packed:
+				m[sn] = unpacked(st.slots[k], st.active, st.n)
+			default:
+				m[sn] = append([]float32(nil), st.slots[k]...)
+			}
 		}
 		s.Slots[name] = m
 	}
@@ -363,9 +480,16 @@ func (c *core) resetAt(name string, indices []int) error {
 				c.kind, name, i, st.n)
 		}
 	}
-	for _, s := range st.slots {
-		for _, i := range indices {
-			s[i] = 0
+	for _, i := range indices {
+		j := i
+		if st.packed {
+			var found bool
+			if j, found = slices.BinarySearch(st.active, int32(i)); !found {
+				continue // not active: its state is zero already
+			}
+		}
+		for _, s := range st.slots {
+			s[j] = 0
 		}
 	}
 	return nil

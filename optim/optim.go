@@ -6,7 +6,10 @@
 // state (moments) in the open: it can be read, saved, restored and reset at
 // chosen positions, which dynamic sparse training needs when it rewires an
 // edge. Every optimizer is mask-aware: entries whose mask is zero are skipped
-// and are exactly zero after every step.
+// and are exactly zero after every step. Given the active indices of a mask
+// (Param.Active), an optimizer works on and keeps state for the active
+// entries only. On amd64 processors with AVX-512, Adam's update runs in
+// assembly, with results bit-identical to its Go code.
 //
 // An optimizer works on plain float32 slices (see Param), so it does not
 // depend on gorgonia and can be driven by any training loop:
@@ -35,10 +38,15 @@ type Param struct {
 	// set to exactly 0 after every step.
 	Mask []float32
 	// Active, when non-nil with Mask, lists the indices of the entries
-	// whose mask is 1, ascending. Step then updates only those entries,
-	// in work proportional to their number; it makes one full pass over
-	// Mask (zeroing masked values and state) whenever Active changes, so
-	// pass a new slice after every mask edit (layers.Mask.Offsets does).
+	// whose mask is 1, ascending. Step then updates only those entries and
+	// keeps the parameter's state for them only (packed in the order of
+	// Active), in work and memory proportional to their number. A new
+	// Active slice tells Step that the mask changed, so pass one after
+	// every mask edit (layers.Mask.Offsets does) and do not modify a slice
+	// once passed. On a new slice Step repacks the state (entries that
+	// stay active keep theirs, new ones start from zero, dropped ones lose
+	// theirs) and makes one pass over Mask that sets every masked value to
+	// 0. State and SetState exchange full-size slots all the same.
 	Active []int32
 	// NoDecay excludes the parameter from weight decay (biases, norms).
 	NoDecay bool
@@ -74,6 +82,8 @@ type State struct {
 	// BaseLR is the base learning rate.
 	BaseLR float64
 	// Slots maps parameter name -> slot name (for example "m", "v",
-	// "momentum") -> per-entry values, flat, of the parameter's length.
+	// "momentum") -> per-entry values, flat, of the parameter's length,
+	// also for a parameter whose state the optimizer keeps packed (see
+	// Param.Active): its masked entries are 0.
 	Slots map[string]map[string][]float32
 }

@@ -96,15 +96,18 @@ func (o *SGD) Step(params []Param) error {
 		w, grad, mask := p.Value, p.Grad[:n], p.Mask
 		buf := w // unused without momentum
 		if hasMom {
-			buf = st.slots[0][:n]
+			buf = st.slots[0]
 		}
-		if mask != nil {
-			mask = mask[:n]
+		if !st.packed {
+			buf = buf[:n]
+			if mask != nil {
+				mask = mask[:n]
+			}
 		}
 		o.work = sgdWork{k: k, w: w, grad: grad, buf: buf, mask: mask}
 		o.c.spans(p, st, &o.work)
 	}
-	o.c.end(params)
+	o.c.end()
 	return nil
 }
 
@@ -117,8 +120,17 @@ type sgdWork struct {
 func (a *sgdWork) run(s span) {
 	k, w, grad, buf, mask := &a.k, a.w, a.grad, a.buf, a.mask
 	if s.idx != nil {
-		for _, i := range s.idx[s.lo:s.hi] {
-			k.update(&w[i], grad[i], &buf[i])
+		// Packed: buf[j] is the momentum of entry idx[j].
+		idx := s.idx[s.lo:s.hi]
+		if !k.hasMom {
+			for _, i := range idx {
+				k.update(&w[i], grad[i], nil)
+			}
+			return
+		}
+		buf := buf[s.lo:s.hi]
+		for j, i := range idx {
+			k.update(&w[i], grad[i], &buf[j])
 		}
 		return
 	}
@@ -140,25 +152,28 @@ type sgdStep struct {
 	hasMom, nesterov       bool
 }
 
-// update applies the step to one entry; buf is its momentum.
+// update applies the step to one entry; buf is its momentum (unused, and
+// may be nil, without momentum). The conversions to float32 keep every
+// product rounded on its own, as on amd64 by default, in every build (see
+// adamStep.update).
 func (k *sgdStep) update(w *float32, g float32, buf *float32) {
 	if k.cv > 0 {
 		g = clip(g, k.cv)
 	}
-	g = g*k.scale + k.wd**w
+	g = float32(g*k.scale) + float32(k.wd**w)
 	if k.hasMom {
-		b := k.mom**buf + g
+		b := float32(k.mom**buf) + g
 		if b < tinyMoment && b > -tinyMoment {
 			b = 0 // keep the decaying momentum out of subnormals (see Adam)
 		}
 		*buf = b
 		if k.nesterov {
-			g += k.mom * b
+			g += float32(k.mom * b)
 		} else {
 			g = b
 		}
 	}
-	*w -= k.lr * g
+	*w -= float32(k.lr * g)
 }
 
 // LR returns the learning rate the next Step will use: the base learning
@@ -175,18 +190,22 @@ func (o *SGD) BaseLR() float64 { return o.c.baseLR }
 // Steps returns how many steps have been taken.
 func (o *SGD) Steps() int { return o.c.steps }
 
-// State returns a deep copy of the optimizer state. Without momentum every
-// parameter seen maps to an empty slot map.
+// State returns a deep copy of the optimizer state, full-size (see
+// State.Slots). Without momentum every parameter seen maps to an empty slot
+// map.
 func (o *SGD) State() State { return o.c.state() }
 
 // SetState replaces the optimizer state with a deep copy of s. It fails,
 // changing nothing, if s.Step < 0, s.BaseLR is not > 0, a slot name is not
 // this optimizer's, a slot is missing, or a slot's length differs from the
 // parameter's known length (or from its sibling slots). Parameters absent
-// from s are forgotten and start from zero state when next seen.
+// from s are forgotten and start from zero state when next seen. A masked
+// parameter's state is packed again by its next Step with Param.Active.
 func (o *SGD) SetState(s State) error { return o.c.setState(s) }
 
 // ResetAt zeroes every state slot of the named parameter at the given flat
-// indices. It fails, changing nothing, for a parameter never seen or an index
-// out of range.
+// indices. An index of an entry that was not active in the last step
+// (packed state, see Param.Active) is accepted: its state is zero already.
+// It fails, changing nothing, for a parameter never seen or an index out of
+// range.
 func (o *SGD) ResetAt(name string, indices []int) error { return o.c.resetAt(name, indices) }
