@@ -97,15 +97,9 @@ func (blockKernel) frozenForward(f *Frozen, xt, yt []float32, n int) error {
 }
 
 func (sparseKernel) freeze(p *Plan, f *Frozen, w, m []float32) {
-	nnz := p.byOut.NNZ()
-	f.vals = make([]float32, nnz)
-	off := make([]int32, nnz)
-	for e, o := range p.byOut.Off {
-		f.vals[e] = w[o]
-		off[e] = int32(e)
-	}
-	// Same rows and columns as byOut, offsets 0, 1, ...: well formed.
-	f.packed, _ = kernels.NewPattern(p.byOut.Ptr, p.byOut.Col, off)
+	f.vals = make([]float32, p.byOut.NNZ())
+	p.packForward(f.vals, w)
+	f.packed = p.packedOut // read-only, shared with the plan
 	freezeBlocks(p, f, w, m)
 }
 

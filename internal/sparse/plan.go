@@ -50,6 +50,14 @@ type Plan struct {
 	// blocks: by output (rows = outputs j, columns = inputs i) and by
 	// input, with offsets into W.
 	byOut, byIn *kernels.Pattern
+	// packedOut is byOut reading its weights from a packed copy (offsets
+	// 0, 1, ...), which the forward pass fills through inToOut: byIn's
+	// edge e is packedOut's edge inToOut[e]. byOut's offsets into W jump a
+	// whole row of W from one edge to the next (a cache line and often a
+	// page each); the packed copy is read in order, and filled in the
+	// order of W.
+	packedOut *kernels.Pattern
+	inToOut   []int32
 }
 
 // strategy is one kernel's way of computing the products: the plan picks
@@ -116,7 +124,7 @@ func NewPlan(m Mask, want Kernel, t Tuning) *Plan {
 			}
 		}
 		p.blocks, counts = dense, n
-		p.byOut, p.byIn = edgePatterns(m, p.blocks)
+		p.byOut, p.byIn, p.packedOut, p.inToOut = edgePatterns(m, p.blocks)
 		p.run = sparseKernel{}
 	}
 	p.full = make([]bool, len(p.blocks))
@@ -196,7 +204,7 @@ func (p *Plan) liveBlocks(w, wm []float32) func(k int) ([]float32, int) {
 // edgePatterns lists the mask's active edges outside the given blocks by
 // output unit (for the forward product) and by input unit (for the input
 // gradient and the weight gradient), with offsets into W.
-func edgePatterns(m Mask, skip [][4]int) (byOut, byIn *kernels.Pattern) {
+func edgePatterns(m Mask, skip [][4]int) (byOut, byIn, packedOut *kernels.Pattern, inToOut []int32) {
 	in, out, d := m.In, m.Out, m.Data
 	inBlock := func(i, j int) bool {
 		for _, b := range skip {
@@ -227,20 +235,44 @@ func edgePatterns(m Mask, skip [][4]int) (byOut, byIn *kernels.Pattern) {
 	ptrOut := append([]int32(nil), fan...)
 	colOut := make([]int32, len(colIn))
 	offOut := make([]int32, len(colIn))
+	inToOut = make([]int32, len(colIn))
 	next := fan[:out]
 	for i := 0; i < in; i++ {
 		for e := ptrIn[i]; e < ptrIn[i+1]; e++ {
 			j := colIn[e]
 			colOut[next[j]] = int32(i)
 			offOut[next[j]] = offIn[e]
+			inToOut[e] = next[j]
 			next[j]++
 		}
+	}
+	seq := make([]int32, len(colIn))
+	for e := range seq {
+		seq[e] = int32(e)
 	}
 	// The arrays are well formed by construction; NewPattern only records
 	// their bounds.
 	byIn, _ = kernels.NewPattern(ptrIn, colIn, offIn)
 	byOut, _ = kernels.NewPattern(ptrOut, colOut, offOut)
-	return byOut, byIn
+	packedOut, _ = kernels.NewPattern(ptrOut, colOut, seq)
+	return byOut, byIn, packedOut, inToOut
+}
+
+// packForward writes the weights of the edges outside the blocks into wp
+// in packedOut's order, reading W in its own order (byIn's).
+func (p *Plan) packForward(wp, w []float32) {
+	off, to := p.byIn.Off, p.inToOut
+	if len(off) < 1<<15 {
+		for e, o := range off {
+			wp[to[e]] = w[o]
+		}
+		return
+	}
+	kernels.ParallelFor(len(off), func(lo, hi int) {
+		for e := lo; e < hi; e++ {
+			wp[to[e]] = w[off[e]]
+		}
+	})
 }
 
 // EnsembleBounds returns b such that group g spans units [b[g], b[g+1]),

@@ -22,6 +22,7 @@ type Product struct {
 	train     bool      // backward products exist: keep the whole input transposed
 	y, dx, dw []float32 // outputs of Forward, InputGrad and WeightGrad
 	wm        []float32 // W⊙M, as far as the plan reads it (see Plan.maskedWeights)
+	wp        []float32 // the weights of the sparse kernel's edges, packed (Plan.packForward)
 	dwVersion uint64    // mask version whose inactive entries dw holds zeros for
 	dwZeroed  bool
 
@@ -170,6 +171,8 @@ func (sparseKernel) forward(p *Plan, pr *Product, w, m, x, y []float32, batch in
 	}
 	in, out := p.in, p.out
 	pr.fwd++
+	pr.wp = grow(pr.wp, p.byOut.NNZ())
+	p.packForward(pr.wp, w)
 	chunk := evalChunk
 	if pr.train {
 		chunk = batch
@@ -180,7 +183,7 @@ func (sparseKernel) forward(p *Plan, pr *Product, w, m, x, y []float32, batch in
 		if err := pr.toFeatureMajor(pr.xt, x[c0*in:(c0+n)*in], in); err != nil {
 			return err
 		}
-		if err := sparseProduct(p.blocks, p.byOut, w, p.liveBlocks(w, wm), pr.xt, pr.yt, pr.bp, out, false); err != nil {
+		if err := sparseProduct(p.blocks, p.packedOut, pr.wp, p.liveBlocks(w, wm), pr.xt, pr.yt, pr.bp, out, false); err != nil {
 			return err
 		}
 		if err := kernels.Transpose(y[c0*out:(c0+n)*out], out, pr.yt, pr.bp, out, n); err != nil {
