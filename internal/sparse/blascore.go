@@ -155,6 +155,16 @@ func bestCore(cpu kernels.CPUFeatures) (c coreSpec, why string, ok bool) {
 	return coreSpec{}, "", false
 }
 
+// BestBLASCore returns the OpenBLAS core G2G_BLAS_CORE=auto chooses for
+// this CPU and the features it is chosen for, e.g. "Cooperlake" and
+// "AVX-512 BF16"; ok is false when the CPU has no AVX2 and FMA (auto then
+// leaves the choice to OpenBLAS). The benchmark gives PyTorch's OpenBLAS
+// the same core.
+func BestBLASCore() (core, why string, ok bool) {
+	c, why, ok := bestCore(kernels.CPU())
+	return c.name, why, ok
+}
+
 // coreChoice is what the backend does before loading OpenBLAS.
 type coreChoice struct {
 	// env is the value OPENBLAS_CORETYPE must have while the library
