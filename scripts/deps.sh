@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what g2g's main job and tests need on a Debian machine, if missing:
 #   dataset-fashion-mnist  the four official Fashion-MNIST files in /usr/share/datasets/fashion-mnist
-#   libopenblas-dev        OpenBLAS, used by binaries built with -tags openblas
+#   libopenblas-dev        OpenBLAS (libopenblas.so.0), loaded at run time by binaries built with -tags openblas
 #   gcc                    the C compiler cgo needs for those binaries (and go test -race)
 #   python3-numpy          (with the argument "test") numpy, for the test that reads a checkpoint from Python
+#   python3-torch          (with the argument "bench") PyTorch, the reference of examples/bench
 # Runs apt-get as root, or through sudo when not root. Safe to run again.
 set -euo pipefail
 pkgs=(dataset-fashion-mnist libopenblas-dev gcc)
 if [ "${1:-}" = test ]; then pkgs+=(python3-numpy); fi
+if [ "${1:-}" = bench ]; then pkgs+=(python3-torch); fi
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,69 +1,63 @@
 // Command bench measures g2g's training and inference speed on docs/design.md §5's
-// Fashion-MNIST models — dense, and G2G at several densities — and, in the
-// same invocation, a PyTorch reference training the same models the way a
-// PyTorch user of the paper would (F.linear(x, W*M)), with the same batch,
-// optimizer (Adam) and thread count. It prints a table with the ratios.
+// Fashion-MNIST models — dense, and G2G at several densities — against a
+// PyTorch reference training the same models the way a PyTorch user of the
+// paper would (F.linear(x, W*M)), with the same batch and optimizer (Adam),
+// best against best:
 //
-//	go run -tags openblas ./examples/bench            # all models, with PyTorch
-//	go run -tags openblas ./examples/bench -torch=false -models g2g:0.25
+//   - PyTorch is probed for a few steps per model in every configuration of
+//     threads (-threads: 1 and all CPUs by default) × OpenBLAS core (as the
+//     environment has it, unset so OpenBLAS chooses, the best core for the
+//     CPU) × ATen CPU capability (default, avx512 when the CPU has it), and
+//     measured in its fastest;
+//   - g2g runs with its default BLAS kernels (G2G_BLAS_CORE=auto unless the
+//     environment says otherwise) and is probed at each thread count too.
+//
+// It prints the CPU, the BLAS kernels of both sides, the dense sgemm rate of
+// g2g's BLAS on 1 and on all threads, the chosen configurations, a table per
+// model (s/epoch, ratios, inference over 10,000 images through Model.Predict,
+// the exported model, PyTorch masked and PyTorch CSR, useful multiply-adds
+// per second against the sgemm rate, allocations per step, peak RSS) and the
+// speed targets of issue 15 as a checklist.
+//
+//	go run -tags openblas ./examples/bench            # every model, with PyTorch (~7 min on 2 cores)
+//	go run -tags openblas ./examples/bench -json      # the same as one JSON document
+//	go run -tags openblas ./examples/bench -torch=false -models g2g:0.25 -cpuprofile cpu.prof
 //
 // Every measurement runs in a child process of its own, so peak RSS is the
-// model's alone. Data is random: speed does not depend on it.
+// model's alone. Data is random: speed does not depend on it. PyTorch is
+// Debian's python3-torch (scripts/deps.sh bench installs it).
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/pkg/errors"
 
-	"github.com/g2g-ml/g2g/datasets"
 	"github.com/g2g-ml/g2g/graph"
-	"github.com/g2g-ml/g2g/graph/g2gnet"
-	"github.com/g2g-ml/g2g/layers"
-	"github.com/g2g-ml/g2g/optim"
+	"github.com/g2g-ml/g2g/internal/sparse"
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 )
 
-// measurement is one model's numbers, as printed by a child process.
-type measurement struct {
-	Framework  string  `json:"framework"`
-	Model      string  `json:"model"`
-	Density    float64 `json:"density"`
-	SecPerStep float64 `json:"sec_per_step"`
-	InferSec   float64 `json:"infer_sec"`
-	ExportSec  float64 `json:"export_infer_sec,omitempty"`
-	PeakRSSMB  float64 `json:"peak_rss_mb"`
-	Allocs     float64 `json:"allocs_per_step,omitempty"`
-	BytesStep  float64 `json:"bytes_per_step,omitempty"`
-	MACs       int     `json:"macs_per_sample,omitempty"`
-	Threads    int     `json:"threads"`
-}
-
 type options struct {
-	models       string
-	batch, steps int
-	threads      int
-	torch        bool
-	python       string
+	models                          string
+	batch, steps, repeat, probeStep int
+	threads                         string
+	torch                           bool
+	python                          string
+	jsonOut                         bool
+	cpuProfile                      string
+	// Internal: a child process measuring one model (or "sgemm").
 	child        string
-	jsonOut      bool
-	cpuProfile   string
-	repeat       int
+	childThreads int
+	probe        bool
 }
 
 func main() {
@@ -84,105 +78,281 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.batch, "batch", 256, "batch size")
 	fs.IntVar(&o.repeat, "repeat", 3, "measure every model this many times (g2g, then PyTorch) and report medians")
 	fs.IntVar(&o.steps, "steps", 40, "measured training steps per model (after 5 warm-up steps)")
-	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "threads for Go (GOMAXPROCS), OpenBLAS and PyTorch")
+	fs.IntVar(&o.probeStep, "probe-steps", 6, "measured training steps of each configuration probe")
+	fs.StringVar(&o.threads, "threads", threadsDefault(), "comma-separated thread counts to probe both sides at (GOMAXPROCS for g2g, torch.set_num_threads for PyTorch)")
 	fs.BoolVar(&o.torch, "torch", true, "also run the PyTorch reference (needs python3 with torch: Debian python3-torch)")
 	fs.StringVar(&o.python, "python", "/usr/bin/python3", "python interpreter for the PyTorch reference")
-	fs.BoolVar(&o.jsonOut, "json", false, "print the measurements as JSON lines instead of a table")
-	fs.StringVar(&o.child, "child", "", "internal: measure one model in this process")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the report as one JSON document instead of tables")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of g2g's measured training and inference to this file (one model only)")
+	fs.StringVar(&o.child, "child", "", "internal: measure one model (or sgemm) in this process")
+	fs.IntVar(&o.childThreads, "child-threads", 1, "internal: the child's GOMAXPROCS")
+	fs.BoolVar(&o.probe, "probe", false, "internal: the child measures training steps only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.batch < 1 || o.steps < 1 || o.threads < 1 || o.repeat < 1 {
-		return errors.New("-batch, -steps, -threads and -repeat must be at least 1")
+	if o.batch < 1 || o.steps < 1 || o.repeat < 1 || o.probeStep < 1 || o.childThreads < 1 {
+		return errors.New("-batch, -steps, -repeat and -probe-steps must be at least 1")
 	}
-	if o.child != "" {
-		m, err := measure(o)
+	enc := json.NewEncoder(stdout)
+	switch o.child {
+	case "":
+	case "sgemm":
+		return enc.Encode(measureSgemm(o.childThreads))
+	default:
+		m, err := measure(childOptions{model: o.child, batch: o.batch, steps: o.steps, threads: o.childThreads, probe: o.probe, cpuProfile: o.cpuProfile})
 		if err != nil {
 			return err
 		}
-		return json.NewEncoder(stdout).Encode(m)
+		return enc.Encode(m)
 	}
-	specs := strings.Split(o.models, ",")
-	if o.cpuProfile != "" && len(specs) != 1 {
-		return errors.New("-cpuprofile needs exactly one model in -models")
-	}
-	for _, s := range specs {
-		if _, _, err := parseModel(s); err != nil {
-			return err
-		}
-	}
-	self, err := os.Executable()
+
+	threads, err := parseThreads(o.threads)
 	if err != nil {
 		return err
 	}
-	env := append(os.Environ(), "OPENBLAS_NUM_THREADS="+strconv.Itoa(o.threads), "GOMAXPROCS="+strconv.Itoa(o.threads),
-		"OMP_NUM_THREADS="+strconv.Itoa(o.threads))
-	// Each model is measured o.repeat times, g2g then PyTorch, so that each
-	// g2g measurement has a PyTorch one taken right after it on the same
-	// machine; the table reports medians.
-	var results []pair
-	for _, s := range specs {
-		var p pair
-		for rep := 0; rep < o.repeat; rep++ {
-			fmt.Fprintf(stderr, "measuring g2g %s (%d/%d) ...\n", s, rep+1, o.repeat)
-			m, err := child(env, self, "-child", s, "-batch", strconv.Itoa(o.batch), "-steps", strconv.Itoa(o.steps), "-threads", strconv.Itoa(o.threads), "-cpuprofile", o.cpuProfile)
-			if err != nil {
-				return errors.Wrapf(err, "g2g %s", s)
-			}
-			p.g2g = append(p.g2g, m)
-			if !o.torch {
-				continue
-			}
-			model, d, _ := parseModel(s)
-			fmt.Fprintf(stderr, "measuring pytorch %s (%d/%d) ...\n", s, rep+1, o.repeat)
-			script := filepath.Join(sourceDir(), "torch_ref.py")
-			tm := model
-			if tm == "blocks" {
-				tm = "g2g" // a PyTorch user masks the same way whatever the mask's structure
-			}
-			pm, err := child(env, o.python, script, "--model", tm, "--density", fmt.Sprint(d),
-				"--batch", strconv.Itoa(o.batch), "--steps", strconv.Itoa(o.steps), "--threads", strconv.Itoa(o.threads))
-			if err != nil {
-				return errors.Wrapf(err, "pytorch %s (install Debian python3-torch, or pass -torch=false)", s)
-			}
-			p.torch = append(p.torch, pm)
+	var specs []modelSpec
+	for _, s := range strings.Split(o.models, ",") {
+		m, err := parseModel(s)
+		if err != nil {
+			return err
 		}
-		results = append(results, p)
+		specs = append(specs, m)
+	}
+	if o.cpuProfile != "" && len(specs) != 1 {
+		return errors.New("-cpuprofile needs exactly one model in -models")
+	}
+	b := &bench{o: o, threads: threads, stderr: stderr}
+	if b.self, err = os.Executable(); err != nil {
+		return err
+	}
+	rep, err := b.run(specs)
+	if err != nil {
+		return err
 	}
 	if o.jsonOut {
-		enc := json.NewEncoder(stdout)
-		for _, p := range results {
-			for _, r := range append(p.g2g, p.torch...) {
-				enc.Encode(r)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.write(stdout)
+}
+
+// threadsDefault is 1 and the number of CPUs.
+func threadsDefault() string {
+	if n := runtime.NumCPU(); n > 1 {
+		return "1," + strconv.Itoa(n)
+	}
+	return "1"
+}
+
+// bench runs the child processes of one benchmark.
+type bench struct {
+	o       options
+	threads []int
+	self    string
+	stderr  io.Writer
+}
+
+func (b *bench) logf(format string, args ...any) { fmt.Fprintf(b.stderr, format+"\n", args...) }
+
+// g2gEnv is the environment of a g2g child at a thread count.
+func (b *bench) g2gEnv(threads int) []string {
+	return childEnv(os.Environ(), map[string]string{"GOMAXPROCS": strconv.Itoa(threads)})
+}
+
+// torchEnv is the environment of a PyTorch child: its OpenBLAS core and
+// ATen capability (both read when the libraries load) and thread count.
+func (b *bench) torchEnv(core coreOption, capability string, threads int) []string {
+	set := map[string]string{"OPENBLAS_NUM_THREADS": strconv.Itoa(threads), "OMP_NUM_THREADS": strconv.Itoa(threads)}
+	var unset []string
+	if core.Set {
+		set["OPENBLAS_CORETYPE"] = core.Value
+	} else {
+		unset = append(unset, "OPENBLAS_CORETYPE")
+	}
+	if capability != "" {
+		set["ATEN_CPU_CAPABILITY"] = capability
+	} else {
+		unset = append(unset, "ATEN_CPU_CAPABILITY")
+	}
+	return childEnv(os.Environ(), set, unset...)
+}
+
+func (b *bench) script() string { return filepath.Join(sourceDir(), "torch_ref.py") }
+
+// run measures everything and returns the report.
+func (b *bench) run(specs []modelSpec) (report, error) {
+	o := b.o
+	m := machine{
+		CPU: cpuModel(), CPUs: runtime.NumCPU(), Go: runtime.Version(), G2GBLAS: graph.BLAS(),
+		Batch: o.batch, Steps: o.steps, Repeat: o.repeat, ProbeSteps: o.probeStep,
+		EpochSteps: (60000 + o.batch - 1) / o.batch, InferSamples: 10000,
+	}
+	m.EnvCoreType, _ = os.LookupEnv("OPENBLAS_CORETYPE")
+	m.G2GBLASCore, _ = os.LookupEnv(sparse.BLASCoreSetting)
+	best, why, hasBest := sparse.BestBLASCore()
+	if hasBest {
+		m.BestCore = best + " (" + why + ")"
+	}
+	rep := report{}
+
+	for _, t := range b.threads {
+		b.logf("measuring sgemm 1024³ on %d thread(s) ...", t)
+		var r sgemmRate
+		err := runChild(b.g2gEnv(t), func(p []byte) error { return json.Unmarshal(p, &r) }, b.self, "-child", "sgemm", "-child-threads", strconv.Itoa(t))
+		if err != nil {
+			return rep, errors.Wrap(err, "sgemm")
+		}
+		m.Sgemm = append(m.Sgemm, r)
+	}
+
+	// Probes: g2g at each thread count, PyTorch in each configuration.
+	for _, s := range specs {
+		for _, t := range b.threads {
+			b.logf("probing g2g %s on %d thread(s) ...", s.Spec, t)
+			r, err := childMeasurement(b.g2gEnv(t), b.self, "-child", s.Spec, "-batch", strconv.Itoa(o.batch),
+				"-steps", strconv.Itoa(o.probeStep), "-child-threads", strconv.Itoa(t), "-probe")
+			if err != nil {
+				return rep, errors.Wrapf(err, "g2g %s", s.Spec)
+			}
+			rep.G2GProbes = append(rep.G2GProbes, probe{Key: s.Spec, Config: runConfig{Threads: t, Core: r.Core}, SecPerStep: r.SecPerStep})
+		}
+	}
+	var torchKeys []string
+	for _, s := range specs {
+		if k := s.torchKey(); !contains(torchKeys, k) {
+			torchKeys = append(torchKeys, k)
+		}
+	}
+	if o.torch {
+		inherited, has := os.LookupEnv("OPENBLAS_CORETYPE")
+		maxT := 0
+		for _, t := range b.threads {
+			maxT = max(maxT, t)
+		}
+		for _, core := range torchCoreOptions(inherited, has, best, hasBest) {
+			for _, capability := range capabilityOptions(kernels.CPU().CanAVX512()) {
+				b.logf("probing PyTorch: %s, ATEN_CPU_CAPABILITY %q, threads %s ...", setting("OPENBLAS_CORETYPE", core.Value)+" ("+core.Mode+")", capability, o.threads)
+				err := runChild(b.torchEnv(core, capability, maxT), func(p []byte) error {
+					var r measurement
+					if err := json.Unmarshal(p, &r); err != nil {
+						return err
+					}
+					m.PyTorch = r.Framework
+					spec, err := parseModel(torchSpec(r))
+					if err != nil {
+						return err
+					}
+					rep.TorchProb = append(rep.TorchProb, probe{Key: spec.torchKey(), SecPerStep: r.SecPerStep, Config: runConfig{
+						Threads: r.Threads, CoreMode: core.Mode, CoreEnv: core.Value, Capability: capability, Core: r.Core, ATen: r.Capability}})
+					return nil
+				}, o.python, b.script(), "--probe", strings.Join(torchKeys, ","), "--threads", joinInts(b.threads),
+					"--steps", strconv.Itoa(o.probeStep), "--warmup", "2", "--batch", strconv.Itoa(o.batch))
+				if err != nil {
+					return rep, errors.Wrap(err, "PyTorch probe (install Debian python3-torch: bash scripts/deps.sh bench; or pass -torch=false)")
+				}
 			}
 		}
-		return nil
 	}
-	return table(stdout, results, o)
+
+	// Measurements: each model o.repeat times, g2g then PyTorch right after.
+	for _, s := range specs {
+		r := modelResult{Model: s.Spec, Kind: s.Kind, Density: s.Density}
+		g, ok := fastest(rep.G2GProbes, s.Spec)
+		if !ok {
+			return rep, errors.Errorf("g2g %s: no probe", s.Spec)
+		}
+		r.G2GConfig = g.Config
+		var tc *runConfig
+		if o.torch {
+			p, ok := fastest(rep.TorchProb, s.torchKey())
+			if !ok {
+				return rep, errors.Errorf("PyTorch %s: no probe", s.torchKey())
+			}
+			tc = &p.Config
+			r.TorchConfig = tc
+		}
+		for i := 0; i < o.repeat; i++ {
+			b.logf("measuring g2g %s, %s (%d/%d) ...", s.Spec, r.G2GConfig, i+1, o.repeat)
+			gm, err := childMeasurement(b.g2gEnv(r.G2GConfig.Threads), b.self, "-child", s.Spec, "-batch", strconv.Itoa(o.batch),
+				"-steps", strconv.Itoa(o.steps), "-child-threads", strconv.Itoa(r.G2GConfig.Threads), "-cpuprofile", o.cpuProfile)
+			if err != nil {
+				return report{}, errors.Wrapf(err, "g2g %s", s.Spec)
+			}
+			r.G2G = append(r.G2G, gm)
+			if tc == nil {
+				continue
+			}
+			b.logf("measuring PyTorch %s, %s (%d/%d) ...", s.torchKey(), tc, i+1, o.repeat)
+			kind, density := "g2g", s.Density
+			if s.Kind == "dense" {
+				kind = "dense"
+			}
+			tm, err := childMeasurement(b.torchEnv(tc.coreOption(), tc.Capability, tc.Threads), o.python, b.script(), "--model", kind,
+				"--density", strconv.FormatFloat(density, 'g', -1, 64), "--batch", strconv.Itoa(o.batch), "--steps", strconv.Itoa(o.steps),
+				"--threads", strconv.Itoa(tc.Threads), "--csr")
+			if err != nil {
+				return report{}, errors.Wrapf(err, "PyTorch %s", s.torchKey())
+			}
+			r.Torch = append(r.Torch, tm)
+		}
+		r.summarize(m)
+		rep.Results = append(rep.Results, r)
+	}
+	rep.Machine = m
+	rep.Checklist = checklist(rep.Results, m)
+	return rep, nil
 }
 
-// pair holds one model's repeated measurements: g2g's, and PyTorch's taken
-// right after each (none with -torch=false).
-type pair struct{ g2g, torch []measurement }
-
-// median returns the median of f over ms.
-func median(ms []measurement, f func(measurement) float64) float64 {
-	v := make([]float64, len(ms))
-	for i, m := range ms {
-		v[i] = f(m)
+// torchSpec is the -models entry of a PyTorch measurement.
+func torchSpec(r measurement) string {
+	if r.Model == "dense" {
+		return "dense"
 	}
-	return medianOf(v)
+	return "g2g:" + strconv.FormatFloat(r.Density, 'g', -1, 64)
 }
 
-func medianOf(v []float64) float64 {
-	v = append([]float64(nil), v...)
-	sort.Float64s(v)
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
+// contains reports whether s holds v.
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
 	}
-	return (v[n/2-1] + v[n/2]) / 2
+	return false
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// cpuModel is the processor's model name from /proc/cpuinfo with its
+// family and model numbers (the architecture where there is none).
+func cpuModel() string {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOOS + "/" + runtime.GOARCH
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line == "" && len(fields) > 0 {
+			break // the first processor only
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			fields[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	name := fields["model name"]
+	if name == "" {
+		name = runtime.GOOS + "/" + runtime.GOARCH
+	}
+	if f, m := fields["cpu family"], fields["model"]; f != "" && m != "" {
+		name += fmt.Sprintf(" (family %s, model %s)", f, m)
+	}
+	return name
 }
 
 // sourceDir finds examples/bench relative to the working directory (go run
@@ -194,177 +364,4 @@ func sourceDir() string {
 		}
 	}
 	return "examples/bench"
-}
-
-func parseModel(s string) (model string, density float64, err error) {
-	if s == "dense" {
-		return "dense", 1, nil
-	}
-	for _, kind := range []string{"g2g", "blocks"} {
-		if d, ok := strings.CutPrefix(s, kind+":"); ok {
-			density, err = strconv.ParseFloat(d, 64)
-			if err == nil && density > 0 && density <= 1 {
-				return kind, density, nil
-			}
-		}
-	}
-	return "", 0, errors.Errorf("model %q: want dense, g2g:DENSITY or blocks:DENSITY with DENSITY in (0, 1]", s)
-}
-
-func child(env []string, name string, args ...string) (measurement, error) {
-	var m measurement
-	cmd := exec.Command(name, args...)
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return m, errors.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
-		return m, errors.Errorf("unreadable result %q", out.String())
-	}
-	return m, nil
-}
-
-func measure(o options) (measurement, error) {
-	model, density, err := parseModel(o.child)
-	if err != nil {
-		return measurement{}, err
-	}
-	runtime.GOMAXPROCS(o.threads)
-	cfg := g2gnet.Reference()
-	cfg.Density = density
-	if model == "blocks" {
-		cfg.Sampling = layers.SampleBlocks
-	}
-	if density == 1 {
-		cfg.Model = g2gnet.Dense
-	}
-	m, err := g2gnet.MLP(cfg)
-	if err != nil {
-		return measurement{}, err
-	}
-	opt, err := optim.NewAdam(optim.AdamConfig{LR: 1e-3})
-	if err != nil {
-		return measurement{}, err
-	}
-	warm := randomData(5*o.batch, 1)
-	data := randomData(o.steps*o.batch, 2)
-	if _, err := m.Fit(warm, graph.FitConfig{Epochs: 1, BatchSize: o.batch, Optimizer: opt}); err != nil {
-		return measurement{}, err
-	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return measurement{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return measurement{}, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	if _, err := m.Fit(data, graph.FitConfig{Epochs: 1, BatchSize: o.batch, Optimizer: opt}); err != nil {
-		return measurement{}, err
-	}
-	train := time.Since(start).Seconds() / float64(o.steps)
-	runtime.ReadMemStats(&after)
-
-	test := randomData(10000, 3)
-	if _, err := m.Predict(test.X[:1000*784], 1000); err != nil {
-		return measurement{}, err
-	}
-	start = time.Now()
-	if _, err := m.Predict(test.X, 1000); err != nil {
-		return measurement{}, err
-	}
-	infer := time.Since(start).Seconds()
-
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("g2g-bench-%d.npz", os.Getpid()))
-	defer os.Remove(path)
-	if err := m.Export(path); err != nil {
-		return measurement{}, err
-	}
-	inf, err := graph.LoadInference(path)
-	if err != nil {
-		return measurement{}, err
-	}
-	start = time.Now()
-	if _, err := inf.Predict(test.X, 1000); err != nil {
-		return measurement{}, err
-	}
-	exported := time.Since(start).Seconds()
-
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return measurement{
-		Framework: "g2g (" + graph.BLAS() + ")", Model: model, Density: density,
-		SecPerStep: train, InferSec: infer, ExportSec: exported,
-		PeakRSSMB: float64(ru.Maxrss) / 1024,
-		Allocs:    float64(after.Mallocs-before.Mallocs) / float64(o.steps),
-		BytesStep: float64(after.TotalAlloc-before.TotalAlloc) / float64(o.steps),
-		MACs:      m.MACs(), Threads: o.threads,
-	}, nil
-}
-
-func randomData(n int, seed int64) *datasets.Dataset {
-	rng := rand.New(rand.NewSource(seed))
-	d := &datasets.Dataset{Name: "random", X: make([]float32, n*784), Y: make([]int, n), Shape: []int{784}, Classes: 10}
-	for i := range d.X {
-		d.X[i] = rng.Float32()
-	}
-	for i := range d.Y {
-		d.Y[i] = rng.Intn(10)
-	}
-	return d
-}
-
-func table(w io.Writer, rs []pair, o options) error {
-	steps := (60000 + o.batch - 1) / o.batch
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "framework\tmodel\ts/epoch\tsamples/s\tGFLOP/s\tpeak RSS MB\tallocs/step\tinfer 10k s\texported infer s\tvs PyTorch train\tvs PyTorch infer\t")
-	row := func(ms []measurement, ratios [2]string) {
-		r := ms[0]
-		name := r.Model
-		if r.Model != "dense" {
-			name = fmt.Sprintf("%s d=%g", r.Model, r.Density)
-		}
-		step := median(ms, func(m measurement) float64 { return m.SecPerStep })
-		sps := float64(o.batch) / step
-		gflops, allocs, exp := "-", "-", "-"
-		if r.MACs > 0 {
-			// Training costs about 3 passes of 2 FLOPs per active multiply-accumulate.
-			gflops = fmt.Sprintf("%.1f", 6*float64(r.MACs)*sps/1e9)
-			allocs = fmt.Sprintf("%.0f", median(ms, func(m measurement) float64 { return m.Allocs }))
-			exp = fmt.Sprintf("%.2f", median(ms, func(m measurement) float64 { return m.ExportSec }))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%s\t%.0f\t%s\t%.2f\t%s\t%s\t%s\t\n", r.Framework, name,
-			step*float64(steps), sps, gflops, median(ms, func(m measurement) float64 { return m.PeakRSSMB }), allocs,
-			median(ms, func(m measurement) float64 { return m.InferSec }), exp, ratios[0], ratios[1])
-	}
-	for _, p := range rs {
-		ratios := [2]string{"-", "-"}
-		if len(p.torch) == len(p.g2g) && len(p.torch) > 0 {
-			// The median of the ratios of measurements taken one after
-			// the other: robust to the machine's speed drifting.
-			train, infer := make([]float64, len(p.g2g)), make([]float64, len(p.g2g))
-			for i := range p.g2g {
-				train[i] = p.g2g[i].SecPerStep / p.torch[i].SecPerStep
-				infer[i] = p.g2g[i].InferSec / p.torch[i].InferSec
-			}
-			ratios[0] = fmt.Sprintf("%.2fx", medianOf(train))
-			ratios[1] = fmt.Sprintf("%.2fx", medianOf(infer))
-		}
-		row(p.g2g, ratios)
-		if len(p.torch) > 0 {
-			row(p.torch, [2]string{"-", "-"})
-		}
-	}
-	fmt.Fprintf(tw, "\nbatch %d, %d measured steps, %d threads, medians of %d runs; s/epoch = s/step × %d steps of Fashion-MNIST;\n", o.batch, o.steps, o.threads, o.repeat, steps)
-	fmt.Fprintf(tw, "ratios: median over runs of g2g's time / PyTorch's measured right after it (inference: Model.Predict)\n")
-	return tw.Flush()
 }

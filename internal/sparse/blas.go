@@ -4,13 +4,14 @@ import (
 	"runtime"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 )
 
 // Implementation is a BLAS implementation in the form gorgonia's G.Use and
-// tensor.Use take it (gonum's four interfaces; both gonum's native
-// implementation and gonum's netlib binding satisfy it).
+// tensor.Use take it (gonum's four interfaces; gonum's native
+// implementation and the OpenBLAS backend satisfy it).
 type Implementation interface {
 	blas.Float32
 	blas.Float64
@@ -22,12 +23,12 @@ type Implementation interface {
 // through — the engine's, the inference runtime's and gorgonia's (package
 // layers hands Impl to G.Use) — with what the engine's defaults depend on.
 // It is chosen once, when the package is initialized, by newBackend:
-// blas_gonum.go (the default) or blas_openblas.go (-tags openblas). How the
-// backend is found stays inside those files; loading OpenBLAS at run time
-// (dlopen) instead of linking it only has to replace them.
+// blas_gonum.go (the default) or blas_openblas.go (-tags openblas, which
+// loads OpenBLAS at run time with the kernels blascore.go chooses, and
+// falls back to gonum when the library cannot be loaded).
 type backendInfo struct {
-	// name is what BLASName reports.
-	name string
+	// report is what BLASInfo returns and BLASName formats.
+	report BLASReport
 	// impl is the implementation, products split between goroutines where
 	// the backend runs single-threaded.
 	impl Implementation
@@ -36,15 +37,73 @@ type backendInfo struct {
 	denseBlockFill float64
 }
 
+// BLASReport describes the BLAS implementation in use and why.
+type BLASReport struct {
+	// Library is "OpenBLAS" or "gonum".
+	Library string
+	// Version is the library's version, e.g. "0.3.21" ("" when unknown).
+	Version string
+	// Core names OpenBLAS's kernels as openblas_get_corename reports them,
+	// e.g. "Cooperlake" ("" for gonum).
+	Core string
+	// Reason says why these kernels (or why gonum), e.g. "chosen by g2g
+	// for AVX-512 BF16; OPENBLAS_CORETYPE=Haswell in the environment
+	// overridden".
+	Reason string
+	// Setting is G2G_BLAS_CORE as applied: auto, env or a core name (""
+	// in pure-Go builds).
+	Setting string
+	// Err is a refused G2G_BLAS_CORE (the backend then uses auto's
+	// choice) or why OpenBLAS could not be loaded; nil otherwise.
+	Err error
+}
+
+// Name formats the report in one line, e.g. "OpenBLAS 0.3.21 (Cooperlake
+// kernels; chosen by g2g for AVX-512 BF16)" or "gonum (pure Go)".
+func (r BLASReport) Name() string {
+	if r.Library != "OpenBLAS" {
+		if r.Reason == "" {
+			return "gonum (pure Go)"
+		}
+		return "gonum (pure Go; " + r.Reason + ")"
+	}
+	name := "OpenBLAS"
+	if r.Version != "" {
+		name += " " + r.Version
+	}
+	core := r.Core
+	if core == "" {
+		core = "unknown"
+	}
+	name += " (" + core + " kernels"
+	if r.Reason != "" {
+		name += "; " + r.Reason
+	}
+	return name + ")"
+}
+
 var backend = newBackend()
+
+// gonumBackend returns gonum's pure-Go BLAS, with why it is used when that
+// is not the build's default (reason). It is slower per multiply-accumulate
+// than the edge kernels, so the sparse kernel never sends ensemble blocks
+// to it (DenseBlockFill above 1).
+func gonumBackend(reason string) backendInfo {
+	return backendInfo{report: BLASReport{Library: "gonum", Reason: reason}, impl: gonum.Implementation{}, denseBlockFill: 2}
+}
 
 // BLAS returns the BLAS implementation in use (see BLASName). Every matrix
 // product in g2g goes through it.
 func BLAS() Implementation { return backend.impl }
 
-// BLASName returns the name of the BLAS implementation in use: "gonum (pure
-// Go)" by default, "OpenBLAS (cgo)" in binaries built with -tags openblas.
-func BLASName() string { return backend.name }
+// BLASName returns the name of the BLAS implementation in use with its
+// kernels and why they were chosen: "gonum (pure Go)" by default, e.g.
+// "OpenBLAS 0.3.21 (Cooperlake kernels; chosen by g2g for AVX-512 BF16)" in
+// binaries built with -tags openblas (see BLASReport.Name).
+func BLASName() string { return backend.report.Name() }
+
+// BLASInfo returns the BLAS implementation in use, its kernels and why.
+func BLASInfo() BLASReport { return backend.report }
 
 // Gemm computes c = op(a)·op(b) on row-major views, c being m × n and the
 // inner dimension k (a, b and c start at the view's first element; lda, ldb

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pkg/errors"
+)
+
+// runConfig is one way to run a side of the comparison: its thread count
+// and, for PyTorch, the OpenBLAS core and ATen CPU capability it was
+// started with, plus what the process reported it ran.
+type runConfig struct {
+	// Threads is GOMAXPROCS for g2g, torch.set_num_threads (and OpenBLAS's
+	// threads) for PyTorch.
+	Threads int `json:"threads"`
+	// CoreMode says how OPENBLAS_CORETYPE was set for PyTorch:
+	// "environment" (as this process has it), "unset" (OpenBLAS's own
+	// choice) or "best" (the best core for the CPU); "" for g2g, which
+	// chooses itself (G2G_BLAS_CORE).
+	CoreMode string `json:"core_mode,omitempty"`
+	// CoreEnv is the OPENBLAS_CORETYPE given ("" when unset).
+	CoreEnv string `json:"openblas_coretype,omitempty"`
+	// Capability is the ATEN_CPU_CAPABILITY given ("" for ATen's default).
+	Capability string `json:"aten_cpu_capability,omitempty"`
+	// Core is the OpenBLAS core the process reported.
+	Core string `json:"blas_core,omitempty"`
+	// ATen is the CPU capability PyTorch reported using.
+	ATen string `json:"cpu_capability,omitempty"`
+}
+
+// String describes the configuration in one line.
+func (c runConfig) String() string {
+	threads := fmt.Sprintf("%d threads", c.Threads)
+	if c.Threads == 1 {
+		threads = "1 thread"
+	}
+	parts := []string{threads}
+	core := c.Core
+	if core == "" {
+		core = "?"
+	}
+	switch c.CoreMode {
+	case "":
+		if c.Core != "" {
+			parts = append(parts, core+" kernels")
+		}
+	case "unset":
+		parts = append(parts, core+" kernels (OPENBLAS_CORETYPE unset: OpenBLAS's choice)")
+	case "environment":
+		if c.CoreEnv == "" {
+			parts = append(parts, core+" kernels (environment: no OPENBLAS_CORETYPE)")
+		} else {
+			parts = append(parts, core+" kernels (OPENBLAS_CORETYPE="+c.CoreEnv+" from the environment)")
+		}
+	default:
+		parts = append(parts, core+" kernels (OPENBLAS_CORETYPE="+c.CoreEnv+", best for the CPU)")
+	}
+	if c.ATen != "" || c.Capability != "" {
+		a := "ATen " + c.ATen
+		if c.Capability == "" {
+			a += " (default)"
+		} else {
+			a += " (ATEN_CPU_CAPABILITY=" + c.Capability + ")"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// coreOption returns the OPENBLAS_CORETYPE setting the configuration was
+// started with.
+func (c runConfig) coreOption() coreOption {
+	return coreOption{Mode: c.CoreMode, Value: c.CoreEnv, Set: c.CoreMode != "unset" && c.CoreEnv != ""}
+}
+
+// coreOption is one OPENBLAS_CORETYPE setting to probe PyTorch with.
+type coreOption struct {
+	// Mode is "environment", "unset" or "best" (see runConfig.CoreMode).
+	Mode string
+	// Value is the variable's value; Set false removes it.
+	Value string
+	Set   bool
+}
+
+// torchCoreOptions lists the OPENBLAS_CORETYPE settings to probe PyTorch
+// with — as the environment has it (inherited, when hasInherited), unset
+// (OpenBLAS's own choice) and the best core for the CPU (best, when
+// hasBest) — leaving out those that repeat another.
+func torchCoreOptions(inherited string, hasInherited bool, best string, hasBest bool) []coreOption {
+	opts := []coreOption{{Mode: "environment", Value: inherited, Set: hasInherited}}
+	if hasInherited {
+		opts = append(opts, coreOption{Mode: "unset"})
+	}
+	if hasBest && !(hasInherited && strings.EqualFold(strings.TrimSpace(inherited), best)) {
+		opts = append(opts, coreOption{Mode: "best", Value: best, Set: true})
+	}
+	return opts
+}
+
+// capabilityOptions lists the ATEN_CPU_CAPABILITY values to probe PyTorch
+// with: ATen's default ("") and avx512 when the CPU can run AVX-512.
+func capabilityOptions(avx512 bool) []string {
+	if avx512 {
+		return []string{"", "avx512"}
+	}
+	return []string{""}
+}
+
+// probe is one short measurement of a model in one configuration.
+type probe struct {
+	// Key names the model as the side runs it (see torchKey).
+	Key        string    `json:"model"`
+	Config     runConfig `json:"config"`
+	SecPerStep float64   `json:"sec_per_step"`
+}
+
+// fastest returns the probe of key with the shortest step, the first of
+// equals; ok is false when key has no valid probe.
+func fastest(probes []probe, key string) (best probe, ok bool) {
+	for _, p := range probes {
+		if p.Key != key || !(p.SecPerStep > 0) {
+			continue
+		}
+		if !ok || p.SecPerStep < best.SecPerStep {
+			best, ok = p, true
+		}
+	}
+	return best, ok
+}
+
+// modelSpec is one model of the -models list.
+type modelSpec struct {
+	// Spec is the model as given: dense, g2g:D or blocks:D.
+	Spec string
+	// Kind is dense, g2g or blocks.
+	Kind    string
+	Density float64
+}
+
+// Name is the model's name in tables: dense, or e.g. "g2g d=0.25".
+func (m modelSpec) Name() string {
+	if m.Kind == "dense" {
+		return "dense"
+	}
+	return fmt.Sprintf("%s d=%g", m.Kind, m.Density)
+}
+
+// torchKey is the PyTorch model measuring this one: a PyTorch user masks
+// the same way whatever the mask's structure, so blocks:D is g2g:D.
+func (m modelSpec) torchKey() string {
+	if m.Kind == "dense" {
+		return "dense"
+	}
+	return fmt.Sprintf("g2g:%g", m.Density)
+}
+
+// parseModel reads one entry of -models.
+func parseModel(s string) (modelSpec, error) {
+	s = strings.TrimSpace(s)
+	if s == "dense" {
+		return modelSpec{Spec: s, Kind: "dense", Density: 1}, nil
+	}
+	for _, kind := range []string{"g2g", "blocks"} {
+		if d, ok := strings.CutPrefix(s, kind+":"); ok {
+			density, err := strconv.ParseFloat(d, 64)
+			if err == nil && density > 0 && density <= 1 {
+				return modelSpec{Spec: s, Kind: kind, Density: density}, nil
+			}
+		}
+	}
+	return modelSpec{}, errors.Errorf("model %q: want dense, g2g:DENSITY or blocks:DENSITY with DENSITY in (0, 1]", s)
+}
+
+// parseThreads reads -threads: a comma-separated list of thread counts,
+// each at least 1, without repeats.
+func parseThreads(s string) ([]int, error) {
+	var out []int
+	seen := map[int]bool{}
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, errors.Errorf("-threads %q: want a comma-separated list of thread counts ≥ 1", s)
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
