@@ -21,3 +21,6 @@ func biasAct16(y, z, b *float32, n int, scalar float32, mode int) {
 func reluGrad16(dz, y, dy *float32, n int) {
 	panic("kernels: no assembly on this architecture")
 }
+
+// hasAVX512 reports false: the assembly kernels exist for amd64 only.
+func hasAVX512() bool { return false }
