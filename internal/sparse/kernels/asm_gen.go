@@ -18,6 +18,7 @@ func main() {
 		gather(&b, k)
 	}
 	b.WriteString(dotAsm)
+	dot4(&b)
 	transpose(&b)
 	b.WriteString(elementwiseAsm)
 	if err := os.WriteFile("kernels_amd64.s", []byte(b.String()), 0o644); err != nil {
@@ -43,7 +44,25 @@ func gather(b *strings.Builder, k int) {
 	for i := 0; i < 2*k; i++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
-	p("\tMOVQ CX, R11\n\tSHRQ $1, R11\n\tJEQ %stail\n%spair:", name, name)
+	// Four edges per iteration while at least four are left (two pairs:
+	// the same accumulators in the same order as two pair iterations, with
+	// four rows of x streaming at once), then one pair, then the odd edge.
+	p("\tMOVQ CX, R11\n\tSHRQ $2, R11\n\tJEQ %spairs\n%squad:", name, name)
+	p("\tMOVL (R9), BX\n\tMOVL 4(R9), R13\n\tVBROADCASTSS (R10)(BX*4), Z30\n\tVBROADCASTSS (R10)(R13*4), Z31")
+	p("\tMOVL 8(R9), BX\n\tMOVL 12(R9), R13\n\tVBROADCASTSS (R10)(BX*4), Z28\n\tVBROADCASTSS (R10)(R13*4), Z29")
+	p("\tMOVL (R8), AX\n\tMOVL 4(R8), R12\n\tMOVL 8(R8), R14\n\tMOVL 12(R8), BX")
+	p("\tIMULQ DX, AX\n\tIMULQ DX, R12\n\tIMULQ DX, R14\n\tIMULQ DX, BX")
+	p("\tADDQ SI, AX\n\tADDQ SI, R12\n\tADDQ SI, R14\n\tADDQ SI, BX")
+	for i := 0; i < k; i++ {
+		p("\tVFMADD231PS %d(AX), Z30, Z%d", 64*i, i)
+		p("\tVFMADD231PS %d(R12), Z31, Z%d", 64*i, k+i)
+	}
+	for i := 0; i < k; i++ {
+		p("\tVFMADD231PS %d(R14), Z28, Z%d", 64*i, i)
+		p("\tVFMADD231PS %d(BX), Z29, Z%d", 64*i, k+i)
+	}
+	p("\tADDQ $16, R8\n\tADDQ $16, R9\n\tDECQ R11\n\tJNE %squad", name)
+	p("%spairs:\n\tMOVQ CX, R11\n\tANDQ $3, R11\n\tSHRQ $1, R11\n\tJEQ %stail\n%spair:", name, name, name)
 	p("\tMOVL (R8), AX\n\tMOVL 4(R8), R12\n\tMOVL (R9), BX\n\tMOVL 4(R9), R13")
 	p("\tIMULQ DX, AX\n\tIMULQ DX, R12\n\tADDQ SI, AX\n\tADDQ SI, R12")
 	p("\tVBROADCASTSS (R10)(BX*4), Z30\n\tVBROADCASTSS (R10)(R13*4), Z31")
@@ -70,6 +89,70 @@ func gather(b *strings.Builder, k int) {
 		p("\tVMOVUPS Z%d, %d(DI)", i, 64*i)
 	}
 	p("\tVZEROUPPER\n\tRET\n")
+}
+
+// dot4 writes dot4: dot on four edges at a time. Each edge keeps dot's four
+// accumulators (tiles 4t, 4t+1, 4t+2, 4t+3, the tail in the first) and its
+// reduction, so every sum is formed in the same order as dot forms it and
+// the results are bit-identical; the four edges' rows are read together,
+// which keeps four streams of loads in flight instead of one.
+func dot4(b *strings.Builder) {
+	p := func(format string, args ...interface{}) { fmt.Fprintf(b, format+"\n", args...) }
+	rows := []string{"AX", "BX", "R13", "R14"}
+	p("\n// func dot4(a, b *float32, ldb, tiles, n int, col, off *int32, out *float32)")
+	p("// out[off[e]] = Σ_t a[t·16:+16]·b[col[e]·ldb+t·16:+16] (ldb in bytes) for n edges,")
+	p("// n a multiple of 4, summed exactly as dot sums them.")
+	p("TEXT ·dot4(SB), NOSPLIT, $0-64")
+	for _, l := range []string{"MOVQ a+0(FP), SI", "MOVQ b+8(FP), R11", "MOVQ ldb+16(FP), DX", "MOVQ tiles+24(FP), R12",
+		"MOVQ n+32(FP), CX", "MOVQ col+40(FP), R8", "MOVQ off+48(FP), R9", "SHRQ $2, CX", "JEQ dot4done"} {
+		p("\t%s", l)
+	}
+	p("dot4group:")
+	for k, r := range rows {
+		p("\tMOVL %d(R8), %s\n\tIMULQ DX, %s\n\tADDQ R11, %s", 4*k, r, r, r)
+	}
+	for i := 0; i < 16; i++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("\tMOVQ SI, DI\n\tMOVQ R12, R10\n\tCMPQ R10, $4\n\tJLT dot4tail")
+	p("dot4quad:")
+	for q := 0; q < 4; q++ {
+		p("\tVMOVUPS %d(DI), Z%d", 64*q, 16+q)
+	}
+	for k, r := range rows {
+		for q := 0; q < 4; q++ {
+			p("\tVFMADD231PS %d(%s), Z%d, Z%d", 64*q, r, 16+q, 4*k+q)
+		}
+	}
+	p("\tADDQ $256, DI")
+	for _, r := range rows {
+		p("\tADDQ $256, %s", r)
+	}
+	p("\tSUBQ $4, R10\n\tCMPQ R10, $4\n\tJGE dot4quad")
+	p("dot4tail:\n\tTESTQ R10, R10\n\tJEQ dot4reduce")
+	p("dot4one:\n\tVMOVUPS (DI), Z16")
+	for k, r := range rows {
+		p("\tVFMADD231PS (%s), Z16, Z%d", r, 4*k)
+	}
+	p("\tADDQ $64, DI")
+	for _, r := range rows {
+		p("\tADDQ $64, %s", r)
+	}
+	p("\tDECQ R10\n\tJNE dot4one")
+	p("dot4reduce:\n\tMOVQ out+56(FP), R10")
+	for k := range rows {
+		z, t := 4*k, 4*k+1
+		p("\tVADDPS Z%d, Z%d, Z%d", z+1, z, z)
+		p("\tVADDPS Z%d, Z%d, Z%d", z+3, z+2, z+2)
+		p("\tVADDPS Z%d, Z%d, Z%d", z+2, z, z)
+		p("\tVEXTRACTF64X4 $1, Z%d, Y%d\n\tVADDPS Y%d, Y%d, Y%d", z, t, t, z, z)
+		p("\tVEXTRACTF128 $1, Y%d, X%d\n\tVADDPS X%d, X%d, X%d", z, t, t, z, z)
+		p("\tVMOVHLPS X%d, X%d, X%d\n\tVADDPS X%d, X%d, X%d", z, z, t, t, z, z)
+		p("\tVMOVSHDUP X%d, X%d\n\tVADDSS X%d, X%d, X%d", z, t, t, z, z)
+		p("\tMOVL %d(R9), BX\n\tVMOVSS X%d, (R10)(BX*4)", 4*k, z)
+	}
+	p("\tADDQ $16, R8\n\tADDQ $16, R9\n\tDECQ CX\n\tJNE dot4group")
+	p("dot4done:\n\tVZEROUPPER\n\tRET")
 }
 
 // transpose writes transpose16: 16 row loads, four rounds of shuffles

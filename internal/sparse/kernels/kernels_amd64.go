@@ -12,6 +12,9 @@ func gather1(y, x *float32, ldx, n int, col, off *int32, w *float32, acc int)
 //go:noescape
 func dot(a, b *float32, ldb, tiles, n int, col, off *int32, out *float32)
 
+//go:noescape
+func dot4(a, b *float32, ldb, tiles, n int, col, off *int32, out *float32)
+
 func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 
 func xgetbv() (eax, edx uint32)
@@ -60,7 +63,15 @@ func gatherRowAsm(y, x []float32, ldx, cols int, col, off []int32, w []float32, 
 // dotRowAsm computes out[off[e]] = Σ_{c<cols} a[c]·b[col[e]·ldb+c] for cols
 // a multiple of Lane.
 func dotRowAsm(a, b []float32, ldb, cols int, col, off []int32, out []float32) {
-	dot(&a[0], &b[0], 4*ldb, cols/Lane, len(col), &col[0], &off[0], &out[0])
+	// Four edges at a time (four rows of b streaming at once), the rest
+	// one at a time; both sum in the same order.
+	n4 := len(col) &^ 3
+	if n4 > 0 {
+		dot4(&a[0], &b[0], 4*ldb, cols/Lane, n4, &col[0], &off[0], &out[0])
+	}
+	if n4 < len(col) {
+		dot(&a[0], &b[0], 4*ldb, cols/Lane, len(col)-n4, &col[n4], &off[n4], &out[0])
+	}
 }
 
 //go:noescape
