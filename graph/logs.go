@@ -1,6 +1,5 @@
 package graph
 
-
 // LogKeys returns, sorted, the entries Fit writes into Logs by every
 // epoch end: "loss", the metrics (and per-output losses) of the run, their
 // "val_" variants when there is validation data, "lr" and "epoch_seconds".
