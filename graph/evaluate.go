@@ -1,6 +1,9 @@
 package graph
 
 import (
+	"reflect"
+	"slices"
+
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -77,7 +80,10 @@ func (m *Model) evaluate(d *datasets.Dataset, obj *objective, b *binding, batchS
 	if err != nil {
 		return nil, errors.Wrap(err, "evaluate")
 	}
-	logs, err := score(obj, m.signature(), bd, outs, batchSize)
+	if m.lossGraphs == nil {
+		m.lossGraphs = &lossGraphCache{}
+	}
+	logs, err := score(obj, m.signature(), bd, outs, batchSize, m.lossGraphs)
 	return logs, errors.Wrap(err, "evaluate")
 }
 
@@ -129,13 +135,16 @@ func (inf *Inference) EvaluateWith(d *datasets.Dataset, cfg EvalConfig) (map[str
 	if err != nil {
 		return nil, errors.Wrap(err, "evaluate")
 	}
-	logs, err := score(obj, inf.sig, bd, outs, cfg.BatchSize)
+	if inf.lossGraphs == nil {
+		inf.lossGraphs = &lossGraphCache{}
+	}
+	logs, err := score(obj, inf.sig, bd, outs, cfg.BatchSize, inf.lossGraphs)
 	return logs, errors.Wrap(err, "evaluate")
 }
 
 // score computes the losses and metrics of obj on the outputs of the
 // samples of bd.
-func score(obj *objective, sig *signature, bd *batchData, outs [][]float32, batchSize int) (map[string]float64, error) {
+func score(obj *objective, sig *signature, bd *batchData, outs [][]float32, batchSize int, cache *lossGraphCache) (map[string]float64, error) {
 	logs := map[string]float64{}
 	var total float64
 	for k, spec := range obj.outputs {
@@ -157,7 +166,7 @@ func score(obj *objective, sig *signature, bd *batchData, outs [][]float32, batc
 				return nil, errors.Wrapf(err, "output %q", spec.name)
 			}
 		}
-		lv, err := outputLoss(spec, sig.outShapes[k], outs[k], labels, targets, bd.n, width, batchSize)
+		lv, err := outputLoss(spec, sig.outShapes[k], outs[k], labels, targets, bd.n, width, batchSize, cache)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +215,7 @@ func isPlainCE(l Loss) bool {
 // of labels as Evaluate always computed it, a built-in loss in plain Go
 // over the whole set, or a loss of the user's through its graph, batch by
 // batch, averaged over samples.
-func outputLoss(spec outputSpec, shape []int, out []float32, labels []int, targets []float32, n, width, batchSize int) (float64, error) {
+func outputLoss(spec outputSpec, shape []int, out []float32, labels []int, targets []float32, n, width, batchSize int, cache *lossGraphCache) (float64, error) {
 	if isPlainCE(spec.loss) && labels != nil {
 		loss, _ := scoreLogits(out, labels, width)
 		return loss, nil
@@ -220,16 +229,11 @@ func outputLoss(spec outputSpec, shape []int, out []float32, labels []int, targe
 		return num / den, nil
 	}
 	var sum float64
-	graphs := map[int]*lossGraph{}
 	for start := 0; start < n; start += batchSize {
 		end := min(start+batchSize, n)
-		lg, ok := graphs[end-start]
-		if !ok {
-			var err error
-			if lg, err = newLossGraph(spec, shape, end-start); err != nil {
-				return 0, err
-			}
-			graphs[end-start] = lg
+		lg, err := cache.get(spec, shape, end-start)
+		if err != nil {
+			return 0, err
 		}
 		v, err := lg.run(out[start*width:end*width], targets[start*width:end*width])
 		if err != nil {
@@ -238,6 +242,36 @@ func outputLoss(spec outputSpec, shape []int, out []float32, labels []int, targe
 		sum += v * float64(end-start)
 	}
 	return sum / float64(n), nil
+}
+
+// lossGraphCache keeps the loss graphs of losses of the user's across
+// evaluations (Fit's validation runs one per epoch).
+type lossGraphCache struct {
+	entries []lossGraphEntry
+}
+
+type lossGraphEntry struct {
+	loss  Loss
+	shape []int
+	batch int
+	lg    *lossGraph
+}
+
+// get returns the graph of spec's loss for batch samples of shape,
+// building it on first use. Losses are compared deeply (a loss of NewLoss
+// is the same only as itself).
+func (c *lossGraphCache) get(spec outputSpec, shape []int, batch int) (*lossGraph, error) {
+	for _, e := range c.entries {
+		if e.batch == batch && slices.Equal(e.shape, shape) && reflect.DeepEqual(e.loss, spec.loss) {
+			return e.lg, nil
+		}
+	}
+	lg, err := newLossGraph(spec, shape, batch)
+	if err != nil {
+		return nil, err
+	}
+	c.entries = append(c.entries, lossGraphEntry{loss: spec.loss, shape: append([]int(nil), shape...), batch: batch, lg: lg})
+	return lg, nil
 }
 
 // lossGraph computes a loss of the user's on one batch of outputs and

@@ -23,6 +23,8 @@ type Inference struct {
 	nodes   []infNode
 	scratch [2][]float32 // feature-major activations of chains
 	sig     *signature   // names and shapes of the inputs and outputs
+
+	lossGraphs *lossGraphCache // evaluates losses of the user's
 }
 
 // infNode is one op of the runtime.

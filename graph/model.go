@@ -51,6 +51,8 @@ type Model struct {
 	eval    map[int]*program
 	// trainObj is the objective the cached training programs compute.
 	trainObj *objective
+	// lossGraphs evaluates losses of the user's.
+	lossGraphs *lossGraphCache
 }
 
 // NewModel returns the model computing output from input. It checks that the

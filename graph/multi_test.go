@@ -517,3 +517,65 @@ type hookProbe struct {
 }
 
 func (h *hookProbe) OnTrainBegin(c *Context) error { return h.begin(c) }
+
+// A model whose output keeps its image shape, (batch, C, H, W), trains
+// with a built-in loss (on a flat view) and with a loss of one's own (on
+// the output's shape) against targets of that many values, and agrees
+// with EvaluateWith.
+func TestImageShapedOutput(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	const n = 24
+	d := &datasets.Dataset{Name: "img", X: make([]float32, n*16), Shape: []int{1, 4, 4}, InputTargets: true}
+	for k := range d.X {
+		d.X[k] = float32(rng.Float64())
+	}
+	conv, err := layers.NewConv2D(layers.Conv2DConfig{Name: "conv", InChannels: 1, OutChannels: 1, Height: 4, Width: 4, Kernel: 3, Padding: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Sequential([]int{1, 4, 4}, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.OutputShapes()[0]; !slices.Equal(s, []int{1, 4, 4}) {
+		t.Fatalf("output shape %v", s)
+	}
+	var shapes [][]int
+	own := NewLoss("own_mse", func(out, target *G.Node) (*G.Node, error) {
+		shapes = append(shapes, out.Shape().Clone(), target.Shape().Clone())
+		diff, err := G.Sub(out, target)
+		if err != nil {
+			return nil, err
+		}
+		sq, err := G.Square(diff)
+		if err != nil {
+			return nil, err
+		}
+		return G.Mean(sq)
+	})
+	for _, loss := range []Loss{MeanSquaredError{}, own} {
+		before, err := m.EvaluateWith(d, EvalConfig{BatchSize: 10, Loss: loss})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist, err := m.Fit(d, FitConfig{Epochs: 30, BatchSize: 8, Optimizer: adam(t, 0.05), Loss: loss, Validation: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := hist.Last()["val_loss"]
+		if !(after < 0.5*before["loss"]) {
+			t.Fatalf("%s: loss %v before, %v after", loss.Name(), before["loss"], after)
+		}
+	}
+	// Built for evaluation (batches of 10 and 4), training (8) and, once
+	// for all epochs, validation (8), each time with nodes of the output's
+	// shape.
+	if len(shapes) != 8 {
+		t.Fatalf("the custom loss was built %d times, want 4 (evaluation graphs are cached)", len(shapes)/2)
+	}
+	for _, s := range shapes {
+		if !slices.Equal(s[1:], []int{1, 4, 4}) {
+			t.Fatalf("the custom loss saw shapes %v, want the output's (batch, 1, 4, 4)", shapes)
+		}
+	}
+}
