@@ -28,8 +28,8 @@ type CheckpointConfig struct {
 	// Monitor, when set, also keeps Dir/best.npz: the checkpoint of the
 	// epoch with the best value of this Logs key (for example "val_acc").
 	Monitor string
-	// Mode is "min" or "max" for Monitor; "" picks max for keys containing
-	// "acc" and min otherwise.
+	// Mode is "min" or "max" for Monitor; "" takes the direction Fit
+	// knows for the entry (see ModeAuto) when training begins.
 	Mode string
 	// BestOnly writes only best.npz, no periodic checkpoints.
 	BestOnly bool
@@ -46,6 +46,7 @@ type CheckpointConfig struct {
 type ModelCheckpoint struct {
 	graph.BaseCallback
 	cfg    CheckpointConfig
+	auto   bool // Mode was "": resolved when training begins
 	config json.RawMessage
 	best   float64
 	saved  []string
@@ -68,9 +69,10 @@ func NewModelCheckpoint(cfg CheckpointConfig) (*ModelCheckpoint, error) {
 	if cfg.BestOnly && cfg.Monitor == "" {
 		return nil, errors.New("model-checkpoint: BestOnly needs Monitor")
 	}
+	auto := false
 	switch cfg.Mode {
 	case "":
-		cfg.Mode = "min"
+		cfg.Mode, auto = "min", true
 		if strings.Contains(cfg.Monitor, "acc") {
 			cfg.Mode = "max"
 		}
@@ -78,7 +80,7 @@ func NewModelCheckpoint(cfg CheckpointConfig) (*ModelCheckpoint, error) {
 	default:
 		return nil, errors.Errorf("model-checkpoint: Mode must be min or max, got %q", cfg.Mode)
 	}
-	c := &ModelCheckpoint{cfg: cfg, best: math.Inf(1)}
+	c := &ModelCheckpoint{cfg: cfg, auto: auto, best: math.Inf(1)}
 	if cfg.Mode == "max" {
 		c.best = math.Inf(-1)
 	}
@@ -97,6 +99,21 @@ func NewModelCheckpoint(cfg CheckpointConfig) (*ModelCheckpoint, error) {
 
 // Name returns "model-checkpoint".
 func (c *ModelCheckpoint) Name() string { return "model-checkpoint" }
+
+// OnTrainBegin, when Mode was "", takes the monitored entry's direction
+// from Fit (see ModeAuto) before the first best value.
+func (c *ModelCheckpoint) OnTrainBegin(ctx *graph.Context) error {
+	if c.cfg.Monitor == "" {
+		return nil
+	}
+	if c.auto && math.IsInf(c.best, 0) {
+		c.cfg.Mode, c.best = "min", math.Inf(1)
+		if autoMax(ctx, c.cfg.Monitor) {
+			c.cfg.Mode, c.best = "max", math.Inf(-1)
+		}
+	}
+	return nil
+}
 
 // OnEpochEnd writes the periodic and best checkpoints that are due.
 func (c *ModelCheckpoint) OnEpochEnd(ctx *graph.Context) error {

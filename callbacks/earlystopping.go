@@ -65,9 +65,12 @@ func (e *EarlyStopping) Best() (value float64, epoch int) { return e.mon.best, e
 // StoppedEpoch returns the epoch at whose end training was stopped, or -1.
 func (e *EarlyStopping) StoppedEpoch() int { return e.stopped }
 
-// OnTrainBegin resets the callback.
-func (e *EarlyStopping) OnTrainBegin(*graph.Context) error {
-	e.mon.reset()
+// OnTrainBegin resets the callback, checks the monitored entry and
+// resolves ModeAuto (see monitor.begin).
+func (e *EarlyStopping) OnTrainBegin(c *graph.Context) error {
+	if err := e.mon.begin(c); err != nil {
+		return errors.Wrap(err, "early-stopping")
+	}
 	e.wait, e.bestEpoch, e.stopped = 0, -1, -1
 	e.weights, e.masks = nil, nil
 	return nil

@@ -130,9 +130,12 @@ func NewReduceLROnPlateau(cfg ReduceLROnPlateauConfig) (*ReduceLROnPlateau, erro
 // Name returns "reduce-lr-on-plateau".
 func (r *ReduceLROnPlateau) Name() string { return "reduce-lr-on-plateau" }
 
-// OnTrainBegin resets the callback.
-func (r *ReduceLROnPlateau) OnTrainBegin(*graph.Context) error {
-	r.mon.reset()
+// OnTrainBegin resets the callback, checks the monitored entry and
+// resolves ModeAuto.
+func (r *ReduceLROnPlateau) OnTrainBegin(c *graph.Context) error {
+	if err := r.mon.begin(c); err != nil {
+		return errors.Wrap(err, "reduce-lr-on-plateau")
+	}
 	r.wait, r.cooldown = 0, 0
 	return nil
 }

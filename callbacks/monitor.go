@@ -7,6 +7,7 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/g2g-ml/g2g/graph"
 	"github.com/g2g-ml/g2g/optim"
 )
 
@@ -14,8 +15,10 @@ import (
 type Mode string
 
 const (
-	// ModeAuto is ModeMax for monitors whose name contains "acc" and
-	// ModeMin otherwise (default).
+	// ModeAuto (default) takes the direction Fit knows for the monitored
+	// Logs entry (graph.Context.Maximize: losses go down, each metric
+	// says which way it improves); for entries Fit does not write it is
+	// ModeMax when the name contains "acc" and ModeMin otherwise.
 	ModeAuto Mode = "auto"
 	// ModeMin treats a decrease as an improvement (losses).
 	ModeMin Mode = "min"
@@ -31,6 +34,7 @@ const DefaultMonitor = "val_loss"
 type monitor struct {
 	key      string
 	max      bool
+	auto     bool // the direction is resolved when training begins
 	minDelta float64
 	best     float64
 }
@@ -45,7 +49,7 @@ func newMonitor(key string, mode Mode, minDelta float64) (monitor, error) {
 	m := monitor{key: key, minDelta: minDelta}
 	switch mode {
 	case "", ModeAuto:
-		m.max = strings.Contains(key, "acc")
+		m.max, m.auto = strings.Contains(key, "acc"), true
 	case ModeMin:
 	case ModeMax:
 		m.max = true
@@ -54,6 +58,26 @@ func newMonitor(key string, mode Mode, minDelta float64) (monitor, error) {
 	}
 	m.reset()
 	return m, nil
+}
+
+// begin resolves auto mode with what Fit knows of the monitored entry and
+// resets the best value. (An entry missing from the logs is reported at
+// epoch end: callbacks may add entries, so it cannot be judged before.)
+func (m *monitor) begin(c *graph.Context) error {
+	if m.auto {
+		m.max = autoMax(c, m.key)
+	}
+	m.reset()
+	return nil
+}
+
+// autoMax returns the auto direction of key: Fit's when it knows the key,
+// larger-is-better for names containing "acc" otherwise.
+func autoMax(c *graph.Context, key string) bool {
+	if max, ok := c.Maximize(key); ok {
+		return max
+	}
+	return strings.Contains(key, "acc")
 }
 
 func (m *monitor) reset() {

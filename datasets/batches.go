@@ -20,6 +20,8 @@ type Batches struct {
 	pos     int   // next position in order
 	x       []float32
 	y       []int
+	n       int // samples in the current batch
+	extra   *batchExtra
 }
 
 // NewBatches returns an iterator over d in batches of batchSize samples
@@ -43,8 +45,11 @@ func NewBatches(d *Dataset, batchSize int, shuffle bool, seed int64) (*Batches, 
 		seed:    seed,
 		order:   make([]int, n),
 		x:       make([]float32, bs*d.SampleSize()),
-		y:       make([]int, bs),
 	}
+	if d.Y != nil {
+		b.y = make([]int, bs)
+	}
+	b.extra = newBatchExtra(d, bs)
 	b.Reset(0)
 	return b, nil
 }
@@ -57,7 +62,7 @@ func (b *Batches) Reset(epoch int) {
 	for i := range b.order {
 		b.order[i] = i
 	}
-	b.pos = 0
+	b.pos, b.n = 0, 0
 	if !b.shuffle {
 		return
 	}
@@ -68,29 +73,44 @@ func (b *Batches) Reset(epoch int) {
 	}
 }
 
-// Next returns the next batch of the epoch: x holds len(y)*SampleSize values
-// and y the len(y) labels. All batches hold BatchSize samples except perhaps
-// the last, which holds the remainder (it is never dropped). ok is false
-// once the epoch is done. x and y are reused buffers, valid until the next
-// call.
+// Next returns the next batch of the epoch: x holds n*SampleSize values
+// of n samples and y their n labels (nil when the set has no labels; the
+// batch's float targets and fields are in Current). All batches hold
+// BatchSize samples except perhaps the last, which holds the remainder (it
+// is never dropped). ok is false once the epoch is done. x and y are
+// reused buffers, valid until the next call.
 func (b *Batches) Next() (x []float32, y []int, ok bool) {
 	n := min(b.size, len(b.order)-b.pos)
 	if n <= 0 {
+		b.n = 0
 		return nil, nil, false
 	}
 	ss := b.d.SampleSize()
-	x, y = b.x[:n*ss], b.y[:n]
+	x = b.x[:n*ss]
+	if b.y != nil {
+		y = b.y[:n]
+	}
 	idx := b.order[b.pos : b.pos+n]
 	b.pos += n
+	b.n = n
+	if b.extra != nil {
+		b.extra.gather(b.d, idx, !b.shuffle)
+	}
 	if !b.shuffle { // contiguous: one copy
 		first := idx[0]
 		copy(x, b.d.X[first*ss:(first+n)*ss])
-		copy(y, b.d.Y[first:first+n])
+		if y != nil {
+			copy(y, b.d.Y[first:first+n])
+		}
 		return x, y, true
 	}
 	for j, i := range idx {
 		copy(x[j*ss:(j+1)*ss], b.d.X[i*ss:(i+1)*ss])
-		y[j] = b.d.Y[i]
+	}
+	if y != nil {
+		for j, i := range idx {
+			y[j] = b.d.Y[i]
+		}
 	}
 	return x, y, true
 }

@@ -10,25 +10,54 @@ import (
 	"github.com/g2g-ml/g2g/internal/rngs"
 )
 
-// Dataset holds N samples decoded once into one contiguous float32 buffer.
+// Dataset holds N samples decoded once into one contiguous float32 buffer,
+// with their targets: integer class labels (Y), float targets of any shape
+// (Targets), or the inputs themselves (InputTargets). Models with several
+// inputs or outputs read further named arrays from Fields (see the package
+// documentation for how arrays map to a model's inputs and outputs).
 type Dataset struct {
 	// Name identifies the set in logs and errors, e.g. "fashion-mnist/train".
 	Name string
 	// X holds N*SampleSize values; sample i is X[i*SampleSize:(i+1)*SampleSize].
 	X []float32
-	// Y holds the N labels, each in [0, Classes).
+	// Y holds the N labels, each in [0, Classes). It may be nil when the
+	// set has float targets (Targets or InputTargets) or no targets.
 	Y []int
 	// Shape is the per-sample shape, e.g. {28, 28} or {3, 32, 32}; its
 	// product is SampleSize.
 	Shape []int
-	// Classes is the number of label values.
+	// Classes is the number of label values (at least 1 when Y is set).
 	Classes int
 	// ClassNames names each label value; it may be nil.
 	ClassNames []string
+
+	// Targets, when not nil, holds float targets: N·TargetSize values,
+	// TargetShape per sample (regression values, multi-hot labels,
+	// images). They take precedence over Y as the set's targets; Y may
+	// still hold labels for display.
+	Targets []float32
+	// TargetShape is the per-sample shape of Targets.
+	TargetShape []int
+	// InputTargets makes the targets the inputs themselves, as the model
+	// sees them (after graph.FitConfig.Augment): an autoencoder's data.
+	// Nothing is copied into the set. It excludes Targets.
+	InputTargets bool
+	// Fields holds further named per-sample arrays: the inputs and targets
+	// of models with several inputs or outputs, matched by name.
+	Fields []Field
 }
 
-// Len returns the number of samples, N.
-func (d *Dataset) Len() int { return len(d.Y) }
+// Len returns the number of samples, N: the number of labels when Y is
+// set, the number of whole samples in X otherwise.
+func (d *Dataset) Len() int {
+	if d.Y != nil {
+		return len(d.Y)
+	}
+	if size := d.SampleSize(); size > 0 {
+		return len(d.X) / size
+	}
+	return 0
+}
 
 // SampleSize returns the number of float32 values per sample: the product of
 // Shape (1 for an empty Shape, i.e. scalar samples).
@@ -40,9 +69,10 @@ func (d *Dataset) SampleSize() int {
 	return n
 }
 
-// Validate checks that the fields are consistent: positive shape and class
-// count, len(X) == Len()*SampleSize(), every label in [0, Classes), and
-// ClassNames either nil or one per class.
+// Validate checks that the fields are consistent: positive shape,
+// len(X) == Len()*SampleSize(), a positive class count and every label in
+// [0, Classes) when there are labels, ClassNames either nil or one per
+// class, and the targets and fields (see validateTargets).
 func (d *Dataset) Validate() error {
 	if d == nil {
 		return errors.New("dataset is nil")
@@ -51,7 +81,7 @@ func (d *Dataset) Validate() error {
 	if name == "" {
 		name = "(unnamed)"
 	}
-	if d.Classes < 1 {
+	if d.Y != nil && d.Classes < 1 {
 		return errors.Errorf("dataset %s: Classes must be >= 1, found %d", name, d.Classes)
 	}
 	size := 1
@@ -64,9 +94,13 @@ func (d *Dataset) Validate() error {
 		}
 		size *= s
 	}
-	n := len(d.Y)
+	n := d.Len()
 	if n != 0 && size > math.MaxInt/n {
 		return errors.Errorf("dataset %s: %d samples of shape %v overflow int", name, n, d.Shape)
+	}
+	if d.Y == nil && len(d.X)%size != 0 {
+		return errors.Errorf("dataset %s: len(X) = %d is not a whole number of samples of shape %v (size %d)",
+			name, len(d.X), d.Shape, size)
 	}
 	if len(d.X) != n*size {
 		return errors.Errorf("dataset %s: len(X) = %d, expected %d labels * sample size %d = %d",
@@ -81,28 +115,35 @@ func (d *Dataset) Validate() error {
 	if d.ClassNames != nil && len(d.ClassNames) != d.Classes {
 		return errors.Errorf("dataset %s: %d ClassNames for %d classes", name, len(d.ClassNames), d.Classes)
 	}
-	return nil
+	return d.validateTargets(name, n)
 }
 
 // Subset returns a new Dataset holding copies of the samples at idx, in that
-// order (an index may repeat). Name, Shape, Classes and ClassNames are
+// order (an index may repeat): inputs, labels, float targets and fields.
+// Name, Shape, Classes, ClassNames, TargetShape and InputTargets are
 // copied. It panics if an index is out of range, like slice indexing.
 func (d *Dataset) Subset(idx []int) *Dataset {
 	ss := d.SampleSize()
 	out := &Dataset{
-		Name:    d.Name,
-		X:       make([]float32, len(idx)*ss),
-		Y:       make([]int, len(idx)),
-		Shape:   append([]int(nil), d.Shape...),
-		Classes: d.Classes,
+		Name:         d.Name,
+		X:            make([]float32, len(idx)*ss),
+		Shape:        append([]int(nil), d.Shape...),
+		Classes:      d.Classes,
+		InputTargets: d.InputTargets,
+	}
+	if d.Y != nil {
+		out.Y = make([]int, len(idx))
 	}
 	if d.ClassNames != nil {
 		out.ClassNames = append([]string(nil), d.ClassNames...)
 	}
 	for j, i := range idx {
-		out.Y[j] = d.Y[i]
+		if d.Y != nil {
+			out.Y[j] = d.Y[i]
+		}
 		copy(out.X[j*ss:(j+1)*ss], d.X[i*ss:(i+1)*ss])
 	}
+	d.subsetTargets(out, idx)
 	return out
 }
 

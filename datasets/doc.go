@@ -55,6 +55,20 @@
 //	sets, err := datasets.LoadImageFolders("cifar10-jpeg.tar.gz", datasets.ImageFolderOptions{}, "train", "test")
 //	train, test := sets[0], sets[1]
 //
+// # Targets beyond class labels
+//
+// Besides labels Y, a Dataset may carry float Targets of any per-sample
+// shape (TargetShape): regression values, multi-hot labels, images. With
+// InputTargets the targets are the inputs themselves, as the model sees
+// them after augmentation (an autoencoder's data), without a copy. Fields
+// holds further named arrays — the second input of a two-view model, the
+// targets of an auxiliary head, as values or as labels — which
+// graph.Model matches to its inputs and outputs by name. [FromArrays]
+// builds a set of float targets from Go slices; [LoadNPZ] reads one from a
+// NumPy archive (arrays x, y and any others). Subset, Split, Batches
+// (see [Batches.Current] for a batch's targets and fields) and the
+// shuffling carry every array with its samples.
+//
 // # Downloads
 //
 // A [Downloader] fetches a [RemoteSet] ([CIFAR10Remote], [CIFAR100Remote],

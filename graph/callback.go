@@ -76,10 +76,13 @@ type Context struct {
 	Batch, Batches, BatchSize int
 	// Loss is the loss of the current batch (valid in OnBatchEnd).
 	Loss float64
-	// Logs holds the metrics of the epoch so far: "loss" and "acc" (running
-	// means over the epoch's batches) and, at epoch end, "val_loss" and
-	// "val_acc" when there is validation data, "lr" and "epoch_seconds".
-	// Callbacks may add their own entries.
+	// Logs holds the metrics of the epoch so far: "loss" and every
+	// metric of FitConfig.Metrics by name, by default "acc" (running
+	// values over the epoch's batches; with several outputs also
+	// "<output>/loss" and "<output>/<metric>") and, at epoch end, their
+	// "val_" variants when there is validation data, "lr" and
+	// "epoch_seconds" (LogKeys lists them). Callbacks may add their own
+	// entries.
 	Logs map[string]float64
 	// Rewires lists the reports of the rewiring updates made during the
 	// current epoch, in order: rewiring callbacks append one per update and
@@ -91,6 +94,7 @@ type Context struct {
 	stop       bool
 	stopReason string
 	prog       *program
+	logKeys    map[string]bool // Fit's epoch-end logs keys: larger is better
 }
 
 // StopTraining asks Fit to stop after the current hook returns; the current

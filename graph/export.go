@@ -21,10 +21,17 @@ import (
 // name, its type (the layer's kind, see layers.ExportedLayer), its inputs
 // and its attributes. Each kind is read back by the loader registered for it
 // (layers.RegisterKind).
+//
+// A model of one input and one output is written in version 1, which names
+// them in input_name, input_shape, output and classes. A model of several
+// is written in version 2, which adds the lists "inputs" (name and shape of
+// each) and "outputs" (name and values per sample of each), in order; its
+// version 1 fields describe the first input and output.
 const (
-	exportFormat  = "g2g-export"
-	exportVersion = 1
-	exportMeta    = "g2g_export"
+	exportFormat    = "g2g-export"
+	exportVersion   = 1
+	exportVersionIO = 2
+	exportMeta      = "g2g_export"
 )
 
 // exportGraph is the JSON graph of an exported model.
@@ -35,7 +42,17 @@ type exportGraph struct {
 	InputShape []int             `json:"input_shape"`
 	Output     string            `json:"output"`
 	Classes    int               `json:"classes"`
+	Inputs     []exportIO        `json:"inputs,omitempty"`
+	Outputs    []exportIO        `json:"outputs,omitempty"`
 	Nodes      []json.RawMessage `json:"nodes"`
+}
+
+// exportIO names one input (with its shape) or output (with its values
+// per sample) of a version 2 graph.
+type exportIO struct {
+	Name  string `json:"name"`
+	Shape []int  `json:"shape,omitempty"`
+	Size  int    `json:"size,omitempty"`
 }
 
 // exportNode holds the fields every node entry has; the attributes of its
@@ -52,8 +69,17 @@ type exportNode struct {
 // layers.Exportable with a registered kind, and be applied once (an
 // exported node is named after its layer).
 func (m *Model) Export(path string) error {
-	g := exportGraph{Format: exportFormat, Version: exportVersion, InputName: m.input.name,
-		InputShape: m.input.shape, Output: m.output.name, Classes: m.classes}
+	g := exportGraph{Format: exportFormat, Version: exportVersion, InputName: m.inputs[0].name,
+		InputShape: m.inputs[0].shape, Output: m.outputs[0].name, Classes: m.classes}
+	if len(m.inputs) > 1 || len(m.outputs) > 1 {
+		g.Version = exportVersionIO
+		for _, in := range m.inputs {
+			g.Inputs = append(g.Inputs, exportIO{Name: in.name, Shape: in.shape})
+		}
+		for k, out := range m.outputs {
+			g.Outputs = append(g.Outputs, exportIO{Name: out.name, Size: m.outWidths[k]})
+		}
+	}
 	var arrays []npz.Array
 	done := map[layers.Layer]bool{}
 	for _, r := range m.order {
@@ -188,21 +214,41 @@ func LoadInference(path string) (*Inference, error) {
 
 // loadGraph checks an exported graph and loads its nodes.
 func loadGraph(g exportGraph, arrays map[string]npz.Array) (*Inference, error) {
-	if g.Format != exportFormat || g.Version != exportVersion {
-		return nil, errors.Errorf("format %q version %d, want %q version %d", g.Format, g.Version, exportFormat, exportVersion)
+	if g.Format != exportFormat || (g.Version != exportVersion && g.Version != exportVersionIO) {
+		return nil, errors.Errorf("format %q version %d, want %q version %d or %d", g.Format, g.Version, exportFormat, exportVersion, exportVersionIO)
 	}
-	size := 1
-	for _, d := range g.InputShape {
-		if d < 1 || size > layers.MaxArrayValues/d {
-			return nil, errors.Errorf("bad input shape %v", g.InputShape)
+	ins, outs := g.Inputs, g.Outputs
+	if g.Version == exportVersion {
+		if len(ins) != 0 || len(outs) != 0 {
+			return nil, errors.New("version 1 graph with input or output lists")
 		}
-		size *= d
+		ins, outs = []exportIO{{Name: g.InputName, Shape: g.InputShape}}, []exportIO{{Name: g.Output}}
+	} else if len(ins) == 0 || len(outs) == 0 {
+		return nil, errors.Errorf("version %d graph without inputs or outputs", g.Version)
 	}
-	if len(g.InputShape) == 0 {
-		return nil, errors.Errorf("bad input shape %v", g.InputShape)
+	sig := &signature{}
+	index := map[string]int{}
+	var widths, sizes []int
+	for _, in := range ins {
+		size := 1
+		for _, d := range in.Shape {
+			if d < 1 || size > layers.MaxArrayValues/d {
+				return nil, errors.Errorf("input %q: bad shape %v", in.Name, in.Shape)
+			}
+			size *= d
+		}
+		if len(in.Shape) == 0 {
+			return nil, errors.Errorf("bad input shape %v", in.Shape)
+		}
+		if _, ok := index[in.Name]; ok {
+			return nil, errors.Errorf("two inputs are named %q", in.Name)
+		}
+		index[in.Name] = len(widths)
+		widths = append(widths, size)
+		sizes = append(sizes, size)
+		sig.inNames = append(sig.inNames, in.Name)
+		sig.inShapes = append(sig.inShapes, append([]int(nil), in.Shape...))
 	}
-	index := map[string]int{g.InputName: 0}
-	widths := []int{size}
 	var nodes []infNode
 	for k, raw := range g.Nodes {
 		var n exportNode
@@ -213,14 +259,14 @@ func loadGraph(g exportGraph, arrays map[string]npz.Array) (*Inference, error) {
 			return nil, errors.Errorf("node %d: name %q is empty or not unique", k, n.Name)
 		}
 		node := infNode{name: n.Name}
-		var sizes []int
+		var insz []int
 		for _, in := range n.Inputs {
 			j, ok := index[in]
 			if !ok {
 				return nil, errors.Errorf("node %q reads %q, which is not defined before it", n.Name, in)
 			}
 			node.inputs = append(node.inputs, j)
-			sizes = append(sizes, widths[j])
+			insz = append(insz, widths[j])
 		}
 		if len(node.inputs) == 0 {
 			return nil, errors.Errorf("node %q has no input", n.Name)
@@ -229,7 +275,7 @@ func loadGraph(g exportGraph, arrays map[string]npz.Array) (*Inference, error) {
 		if !ok {
 			return nil, errors.Errorf("node %q has unknown type %q (registered: %v)", n.Name, n.Type, layers.Kinds())
 		}
-		op, err := load(layers.NewExportedNode(n.Name, n.Type, raw, sizes, fileArrays(arrays, n.Name)))
+		op, err := load(layers.NewExportedNode(n.Name, n.Type, raw, insz, fileArrays(arrays, n.Name)))
 		if err != nil {
 			return nil, errors.Errorf("node %q: %v", n.Name, err)
 		}
@@ -241,11 +287,29 @@ func loadGraph(g exportGraph, arrays map[string]npz.Array) (*Inference, error) {
 		widths = append(widths, op.OutputSize())
 		nodes = append(nodes, node)
 	}
-	out, ok := index[g.Output]
-	if !ok || out != len(widths)-1 || out == 0 {
-		return nil, errors.Errorf("output %q is not the last node", g.Output)
+	var outputs []int
+	for _, out := range outs {
+		o, ok := index[out.Name]
+		if g.Version == exportVersion && (!ok || o != len(widths)-1 || o < len(ins)) {
+			return nil, errors.Errorf("output %q is not the last node", out.Name)
+		}
+		if !ok || o < len(ins) {
+			return nil, errors.Errorf("output %q is not a node", out.Name)
+		}
+		if out.Size != 0 && out.Size != widths[o] {
+			return nil, errors.Errorf("output %q has %d values per sample, its node %d", out.Name, out.Size, widths[o])
+		}
+		outputs = append(outputs, o)
+		sig.outNames = append(sig.outNames, out.Name)
+		sig.outShapes = append(sig.outShapes, []int{widths[o]})
+		sig.outWidths = append(sig.outWidths, widths[o])
 	}
-	return newInference(size, nodes)
+	inf, err := newInference(sizes, nodes, outputs)
+	if err != nil {
+		return nil, err
+	}
+	inf.sig = sig
+	return inf, nil
 }
 
 // fileArrays returns the array lookup of node name's arrays.

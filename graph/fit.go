@@ -40,8 +40,26 @@ type FitConfig struct {
 	// epoch and batch are the epoch and the batch index within it, for
 	// reproducible randomness. An error stops training. Validation and
 	// evaluation data are never augmented. datasets.RandomCropFlip's Apply
-	// method has this signature.
+	// method has this signature. With several model inputs it edits the
+	// one the dataset's X feeds; InputTargets targets are the augmented
+	// inputs.
 	Augment func(x []float32, n int, epoch, batch int) error
+
+	// Loss is the loss minimised (nil: SoftmaxCrossEntropy{}, the fused
+	// cross-entropy against one-hot labels); with several outputs, the
+	// loss of every output Outputs does not give one.
+	Loss Loss
+	// Metrics are measured on the output (on every output, with several,
+	// unless Outputs gives its own) and logged under their names, with
+	// "val_" variants on the validation data. nil measures the loss's
+	// defaults: accuracy ("acc") for the softmax cross-entropy, binary
+	// accuracy for the sigmoid one, none for the others; an empty
+	// non-nil slice measures none.
+	Metrics []Metric
+	// Outputs configures outputs by name, for models with several:
+	// their own loss, loss weight and metrics (Keras's per-output loss,
+	// loss_weights and metrics). The total loss is Σ Weight·loss.
+	Outputs map[string]OutputConfig
 }
 
 // History holds the logs of every epoch run, in order.
@@ -64,10 +82,17 @@ func (h *History) Last() map[string]float64 {
 // loss, on an error from a callback (wrapped with the callback's name, the
 // epoch and the step) and on bad input; a callback may also stop it early
 // through Context.StopTraining.
+//
+// The model's inputs and outputs read train's arrays by name (see
+// datasets.Dataset): an input the field of its name, or X; an output's
+// targets the field of its name, or the set's own targets. Errors name the
+// input or output and the sizes that do not match.
 func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
-	if err := m.checkFit(train, cfg); err != nil {
+	run, err := m.checkFit(train, cfg)
+	if err != nil {
 		return nil, err
 	}
+	m.setObjective(run.obj)
 	batches, err := datasets.NewBatches(train, cfg.BatchSize, !cfg.NoShuffle, rngs.Derive(cfg.Seed, "shuffle"))
 	if err != nil {
 		return nil, errors.Wrap(err, "fit")
@@ -76,6 +101,7 @@ func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
 		Model: m, Optimizer: cfg.Optimizer, Sparse: m.SparseLayers(),
 		Epochs: cfg.Epochs, Batches: batches.Len(), Logs: map[string]float64{},
 		Step: cfg.InitialStep, Callbacks: cfg.Callbacks,
+		logKeys: run.logKeys(cfg.Validation != nil),
 	}
 	hist := &History{}
 	call := func(hook string, f func(Callback) error) error {
@@ -99,32 +125,39 @@ func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
 		start := time.Now()
 		batches.Reset(epoch)
 		var sumLoss float64
-		var correct, seen int
+		var seen int
+		tr := run.newTally()
+		var bd batchData
 		for b := 0; ; b++ {
 			x, y, ok := batches.Next()
 			if !ok {
 				break
 			}
-			ctx.Batch, ctx.BatchSize = b, len(y)
+			cur := batches.Current()
+			n := cur.N
+			ctx.Batch, ctx.BatchSize = b, n
 			if cfg.Augment != nil {
-				if err := cfg.Augment(x, len(y), epoch, b); err != nil {
+				if err := cfg.Augment(x, n, epoch, b); err != nil {
 					return hist, errors.Wrapf(err, "fit: augment (epoch %d, batch %d)", epoch, b)
 				}
 			}
 			if err := call("OnBatchBegin", func(cb Callback) error { return cb.OnBatchBegin(ctx) }); err != nil {
 				return hist, err
 			}
-			loss, hits, prog, err := m.trainStep(x, y, cfg.Optimizer, ctx.Step)
+			run.bind.gather(&bd, n, x, y, cur.Targets, cur.Fields)
+			loss, prog, err := m.trainStep(&bd, cfg.Optimizer, ctx.Step)
 			if err != nil {
 				return hist, errors.Wrapf(err, "fit: epoch %d, step %d", epoch, ctx.Step)
 			}
 			ctx.Step++
 			ctx.Loss = loss
-			sumLoss += loss * float64(len(y))
-			correct += hits
-			seen += len(y)
+			sumLoss += loss * float64(n)
+			seen += n
 			ctx.Logs["loss"] = sumLoss / float64(seen)
-			ctx.Logs["acc"] = float64(correct) / float64(seen)
+			if err := tr.addTraining(prog, &bd, ctx.Logs); err != nil {
+				prog.reset()
+				return hist, errors.Wrapf(err, "fit: epoch %d, step %d", epoch, ctx.Step-1)
+			}
 			ctx.prog = prog
 			err = call("OnBatchEnd", func(cb Callback) error { return cb.OnBatchEnd(ctx) })
 			ctx.prog = nil
@@ -134,11 +167,13 @@ func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
 			}
 		}
 		if cfg.Validation != nil {
-			vl, va, err := m.Evaluate(cfg.Validation, cfg.BatchSize)
+			logs, err := m.evaluate(cfg.Validation, run.obj, run.valBind, cfg.BatchSize)
 			if err != nil {
 				return hist, errors.Wrapf(err, "fit: validation after epoch %d", epoch)
 			}
-			ctx.Logs["val_loss"], ctx.Logs["val_acc"] = vl, va
+			for k, v := range logs {
+				ctx.Logs["val_"+k] = v
+			}
 		}
 		ctx.Logs["lr"] = cfg.Optimizer.LR()
 		ctx.Logs["epoch_seconds"] = time.Since(start).Seconds()
@@ -158,84 +193,102 @@ func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
 	return hist, nil
 }
 
-func (m *Model) checkFit(train *datasets.Dataset, cfg FitConfig) error {
+// fitRun is what Fit resolves before training: the objective and how the
+// training and validation sets map to the model.
+type fitRun struct {
+	obj     *objective
+	bind    *binding
+	valBind *binding
+}
+
+// logKeys returns the logs entries Fit writes at every epoch end, with
+// whether larger is better.
+func (r *fitRun) logKeys(validation bool) map[string]bool {
+	keys := map[string]bool{"lr": false, "epoch_seconds": false}
+	r.obj.keys("", keys)
+	if validation {
+		r.obj.keys("val_", keys)
+	}
+	return keys
+}
+
+func (m *Model) checkFit(train *datasets.Dataset, cfg FitConfig) (*fitRun, error) {
 	switch {
 	case train == nil || train.Len() == 0:
-		return errors.New("fit: empty training set")
+		return nil, errors.New("fit: empty training set")
 	case cfg.Epochs < 1:
-		return errors.Errorf("fit: Epochs must be at least 1, got %d", cfg.Epochs)
+		return nil, errors.Errorf("fit: Epochs must be at least 1, got %d", cfg.Epochs)
 	case cfg.InitialEpoch < 0 || cfg.InitialEpoch > cfg.Epochs:
-		return errors.Errorf("fit: InitialEpoch must be in [0, Epochs=%d], got %d", cfg.Epochs, cfg.InitialEpoch)
+		return nil, errors.Errorf("fit: InitialEpoch must be in [0, Epochs=%d], got %d", cfg.Epochs, cfg.InitialEpoch)
 	case cfg.InitialStep < 0:
-		return errors.Errorf("fit: InitialStep must not be negative, got %d", cfg.InitialStep)
+		return nil, errors.Errorf("fit: InitialStep must not be negative, got %d", cfg.InitialStep)
 	case cfg.BatchSize < 1:
-		return errors.Errorf("fit: BatchSize must be at least 1, got %d", cfg.BatchSize)
+		return nil, errors.Errorf("fit: BatchSize must be at least 1, got %d", cfg.BatchSize)
 	case cfg.Optimizer == nil:
-		return errors.New("fit: Optimizer is required")
+		return nil, errors.New("fit: Optimizer is required")
 	}
-	if err := m.checkData(train); err != nil {
-		return errors.Wrap(err, "fit: training set")
+	sig := m.signature()
+	obj, err := sig.resolveObjective(cfg.Loss, cfg.Metrics, cfg.Outputs)
+	if err != nil {
+		return nil, errors.Wrap(err, "fit")
+	}
+	run := &fitRun{obj: obj}
+	if run.bind, err = m.checkData(train, sig); err != nil {
+		return nil, errors.Wrap(err, "fit: training set")
 	}
 	if cfg.Validation != nil {
-		if err := m.checkData(cfg.Validation); err != nil {
-			return errors.Wrap(err, "fit: validation set")
+		if run.valBind, err = m.checkData(cfg.Validation, sig); err != nil {
+			return nil, errors.Wrap(err, "fit: validation set")
 		}
 	}
-	return nil
+	return run, nil
 }
 
-func (m *Model) checkData(d *datasets.Dataset) error {
-	if d.SampleSize() != m.InputSize() {
-		return errors.Errorf("%q has %d values per sample (shape %v), the model's input wants %d (shape %v)",
-			d.Name, d.SampleSize(), d.Shape, m.InputSize(), m.input.shape)
-	}
-	if d.Classes > m.classes {
-		return errors.Errorf("%q has %d classes, the model outputs %d", d.Name, d.Classes, m.classes)
-	}
-	return d.Validate()
-}
-
-// trainStep runs forward and backward on one batch, applies the optimizer
-// and clears the gradients. It returns the loss, the number of correct
-// predictions and the program, which the caller must reset.
-func (m *Model) trainStep(x []float32, y []int, opt optim.Optimizer, step int) (float64, int, *program, error) {
-	p, err := m.program(len(y), true)
+// checkData maps d's arrays to the model's inputs and outputs and
+// validates d.
+func (m *Model) checkData(d *datasets.Dataset, sig *signature) (*binding, error) {
+	b, err := sig.bind(d, true)
 	if err != nil {
-		return 0, 0, nil, err
+		return nil, err
 	}
-	if err := p.load(x, y); err != nil {
-		return 0, 0, nil, err
+	return b, d.Validate()
+}
+
+// trainStep runs forward and backward on one batch and applies the
+// optimizer. It returns the loss and the program, which the caller must
+// reset.
+func (m *Model) trainStep(bd *batchData, opt optim.Optimizer, step int) (float64, *program, error) {
+	p, err := m.program(bd.n, true)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := p.loadData(bd); err != nil {
+		return 0, nil, err
 	}
 	if err := p.run(step); err != nil {
 		p.reset()
-		return 0, 0, nil, errors.Wrap(err, "forward/backward")
+		return 0, nil, errors.Wrap(err, "forward/backward")
 	}
 	loss, err := p.lossValue()
 	if err != nil {
 		p.reset()
-		return 0, 0, nil, err
+		return 0, nil, err
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		p.reset()
-		return 0, 0, nil, errors.Errorf("loss is %v: training diverged (lower the learning rate?)", loss)
+		return 0, nil, errors.Errorf("loss is %v: training diverged (lower the learning rate?)", loss)
 	}
-	logits, err := p.logitsData()
-	if err != nil {
-		p.reset()
-		return 0, 0, nil, err
-	}
-	hits := countCorrect(logits, y, p.classes)
 	grads, err := p.grads()
 	if err != nil {
 		p.reset()
-		return 0, 0, nil, err
+		return 0, nil, err
 	}
 	params := p.optParams(grads)
 	if err := opt.Step(params); err != nil {
 		p.reset()
-		return 0, 0, nil, errors.Wrap(err, "optimizer")
+		return 0, nil, errors.Wrap(err, "optimizer")
 	}
-	return loss, hits, p, nil
+	return loss, p, nil
 }
 
 // optParams returns the optimizer's view of the program's parameters, reusing
@@ -273,77 +326,4 @@ func argmax(v []float32) int {
 		}
 	}
 	return best
-}
-
-// Evaluate returns the mean cross-entropy loss and the accuracy of the model
-// on d, in batches of batchSize (the last one may be smaller). It runs
-// forward-only graphs and never touches gradients.
-func (m *Model) Evaluate(d *datasets.Dataset, batchSize int) (loss, acc float64, err error) {
-	if d == nil || d.Len() == 0 {
-		return 0, 0, errors.New("evaluate: empty dataset")
-	}
-	if err := m.checkData(d); err != nil {
-		return 0, 0, errors.Wrap(err, "evaluate")
-	}
-	logits, err := m.Predict(d.X, batchSize)
-	if err != nil {
-		return 0, 0, errors.Wrap(err, "evaluate")
-	}
-	loss, acc = scoreLogits(logits, d.Y, m.classes)
-	return loss, acc, nil
-}
-
-// Predict returns the logits (n × Classes, row-major) for the samples in x,
-// which holds n·InputSize values, computed in batches of batchSize.
-//
-// A model whose layers all implement layers.Inferable (every layer of
-// package layers does) runs on the inference runtime over its live weights:
-// sparse layers chain feature-major on the sparse kernels, without graph
-// overhead. A model with another layer runs through its gorgonia
-// evaluation graph instead; PredictPath tells which.
-func (m *Model) Predict(x []float32, batchSize int) ([]float32, error) {
-	size := m.InputSize()
-	if batchSize < 1 {
-		return nil, errors.Errorf("predict: batch size must be at least 1, got %d", batchSize)
-	}
-	if len(x)%size != 0 {
-		return nil, errors.Errorf("predict: %d input values is not a whole number of samples of %d", len(x), size)
-	}
-	if m.notInferable() != nil {
-		return m.predictGraph(x, batchSize)
-	}
-	inf, err := m.inference()
-	if err != nil {
-		return nil, errors.Wrap(err, "predict")
-	}
-	return inf.Predict(x, batchSize)
-}
-
-// predictGraph is Predict through the model's evaluation graph.
-func (m *Model) predictGraph(x []float32, batchSize int) ([]float32, error) {
-	size := m.InputSize()
-	n := len(x) / size
-	out := make([]float32, 0, n*m.classes)
-	for start := 0; start < n; start += batchSize {
-		end := min(start+batchSize, n)
-		p, err := m.program(end-start, false)
-		if err != nil {
-			return nil, errors.Wrap(err, "predict")
-		}
-		if err := p.load(x[start*size:end*size], nil); err != nil {
-			return nil, errors.Wrap(err, "predict")
-		}
-		if err := p.run(0); err != nil {
-			p.reset()
-			return nil, errors.Wrap(err, "predict")
-		}
-		logits, err := p.logitsData()
-		if err != nil {
-			p.reset()
-			return nil, err
-		}
-		out = append(out, logits...)
-		p.reset()
-	}
-	return out, nil
 }

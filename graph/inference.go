@@ -16,10 +16,15 @@ import (
 // LoadInference reads one from an exported model; Model.Predict builds one
 // over the model's live weights. It is not safe for concurrent use.
 type Inference struct {
-	size    int // values per input sample
-	classes int
+	size    int   // values per sample of the first input
+	sizes   []int // values per sample of every input
+	classes int   // values per sample of the first output
+	outputs []int // value index of every output
 	nodes   []infNode
 	scratch [2][]float32 // feature-major activations of chains
+	sig     *signature   // names and shapes of the inputs and outputs
+
+	lossGraphs *lossGraphCache // evaluates losses of the user's
 }
 
 // infNode is one op of the runtime.
@@ -27,28 +32,35 @@ type infNode struct {
 	name   string
 	op     layers.InferenceOp
 	fm     layers.FeatureMajorOp // op, when it runs feature-major
-	inputs []int                 // indices into the value list (0 = model input)
+	inputs []int                 // indices into the value list (the model inputs first)
 	width  int                   // output values per sample
 	// chainEnd is, for a feature-major op, the index of the last of the
 	// consecutive feature-major ops starting with it, each reading only
-	// the one before (which nothing else reads): the chain passes its
-	// activations along feature-major. -1 for other ops.
+	// the one before (which nothing else reads, and which is no output):
+	// the chain passes its activations along feature-major. -1 for other
+	// ops.
 	chainEnd int
 	buf      []float32   // output, reused across batches
 	ins      [][]float32 // input slices of a batch
 }
 
 // newInference checks the nodes' inputs and sizes and finds the chains of
-// feature-major ops. size is the number of values per input sample.
-func newInference(size int, nodes []infNode) (*Inference, error) {
-	inf := &Inference{size: size, nodes: nodes}
-	widths := []int{size}
-	readers := []int{0} // number of ops reading each value
+// feature-major ops. sizes holds the number of values per sample of each
+// model input (values 0 .. len(sizes)−1; node k computes value
+// len(sizes)+k), outputs the value index of each model output.
+func newInference(sizes []int, nodes []infNode, outputs []int) (*Inference, error) {
+	nin := len(sizes)
+	if nin == 0 {
+		return nil, errors.New("no input")
+	}
+	inf := &Inference{size: sizes[0], sizes: append([]int(nil), sizes...), nodes: nodes, outputs: outputs}
+	widths := append([]int(nil), sizes...)
+	readers := make([]int, nin) // number of ops (and outputs) reading each value
 	for k := range nodes {
 		n := &nodes[k]
 		n.chainEnd = -1
 		for _, j := range n.inputs {
-			if j < 0 || j > k {
+			if j < 0 || j >= nin+k {
 				return nil, errors.Errorf("node %q reads value %d, which is not computed before it", n.name, j)
 			}
 			readers[j]++
@@ -66,9 +78,18 @@ func newInference(size int, nodes []infNode) (*Inference, error) {
 	if len(nodes) == 0 {
 		return nil, errors.New("no layer")
 	}
-	inf.classes = widths[len(widths)-1]
-	// Chains: op k+1 reads only op k's value (index k+1), which nothing
-	// else reads.
+	if len(outputs) == 0 {
+		return nil, errors.New("no output")
+	}
+	for _, o := range outputs {
+		if o < nin || o >= len(widths) {
+			return nil, errors.Errorf("output value %d is not computed by a layer", o)
+		}
+		readers[o]++
+	}
+	inf.classes = widths[outputs[0]]
+	// Chains: op k+1 reads only op k's value (index nin+k), which nothing
+	// else reads and which is no output.
 	for k := len(nodes) - 1; k >= 0; k-- {
 		n := &nodes[k]
 		if n.fm == nil {
@@ -77,7 +98,7 @@ func newInference(size int, nodes []infNode) (*Inference, error) {
 		n.chainEnd = k
 		if k+1 < len(nodes) {
 			next := &nodes[k+1]
-			if next.fm != nil && next.inputs[0] == k+1 && readers[k+1] == 1 {
+			if next.fm != nil && next.inputs[0] == nin+k && readers[nin+k] == 1 {
 				n.chainEnd = next.chainEnd
 			}
 		}
@@ -85,27 +106,69 @@ func newInference(size int, nodes []infNode) (*Inference, error) {
 	return inf, nil
 }
 
-// Classes returns the number of outputs.
+// Classes returns the number of values per sample of the (first) output.
 func (inf *Inference) Classes() int { return inf.classes }
 
-// InputSize returns the number of values per input sample.
+// InputSize returns the number of values per sample of the (first) input.
 func (inf *Inference) InputSize() int { return inf.size }
 
-// Predict returns the logits (n × Classes) for the n samples in x, computed
-// batchSize samples at a time.
+// InputNames returns the names of the inputs, in order.
+func (inf *Inference) InputNames() []string { return append([]string(nil), inf.sig.inNames...) }
+
+// OutputNames returns the names of the outputs, in order.
+func (inf *Inference) OutputNames() []string { return append([]string(nil), inf.sig.outNames...) }
+
+// OutputSizes returns the number of values per sample of each output.
+func (inf *Inference) OutputSizes() []int { return append([]int(nil), inf.sig.outWidths...) }
+
+// Predict returns the outputs (n × Classes: the logits of a classifier)
+// for the n samples in x, computed batchSize samples at a time. The model
+// must have one input and one output; PredictMulti handles several.
 func (inf *Inference) Predict(x []float32, batchSize int) ([]float32, error) {
+	if len(inf.sizes) != 1 || len(inf.outputs) != 1 {
+		return nil, errors.Errorf("predict: the model has %d inputs and %d outputs; use PredictMulti", len(inf.sizes), len(inf.outputs))
+	}
 	if batchSize < 1 {
 		return nil, errors.Errorf("predict: batch size must be at least 1, got %d", batchSize)
 	}
 	if len(x)%inf.size != 0 {
 		return nil, errors.Errorf("predict: %d input values is not a whole number of samples of %d", len(x), inf.size)
 	}
-	n := len(x) / inf.size
-	out := make([]float32, 0, n*inf.classes)
-	vals := make([][]float32, len(inf.nodes)+1)
+	outs, err := inf.predictMulti([][]float32{x}, len(x)/inf.size, batchSize)
+	if err != nil {
+		return nil, err
+	}
+	return outs[0], nil
+}
+
+// PredictMulti returns every output (in order, each n × values per
+// sample) for n samples given as one slice per input (in order, each
+// n·size values), computed batchSize samples at a time.
+func (inf *Inference) PredictMulti(inputs [][]float32, batchSize int) ([][]float32, error) {
+	n, err := checkInputs(inputs, inf.sig, batchSize)
+	if err != nil {
+		return nil, err
+	}
+	return inf.predictMulti(inputs, n, batchSize)
+}
+
+// predictMulti computes every output of the n samples of inputs.
+func (inf *Inference) predictMulti(inputs [][]float32, n, batchSize int) ([][]float32, error) {
+	nin := len(inf.sizes)
+	outs := make([][]float32, len(inf.outputs))
+	for k := range outs {
+		w := inf.classes
+		if k > 0 {
+			w = inf.width(inf.outputs[k])
+		}
+		outs[k] = make([]float32, 0, n*w)
+	}
+	vals := make([][]float32, nin+len(inf.nodes))
 	for start := 0; start < n; start += batchSize {
 		bs := min(batchSize, n-start)
-		vals[0] = x[start*inf.size : (start+bs)*inf.size]
+		for j, x := range inputs {
+			vals[j] = x[start*inf.sizes[j] : (start+bs)*inf.sizes[j]]
+		}
 		for k := 0; k < len(inf.nodes); k++ {
 			nd := &inf.nodes[k]
 			if nd.fm != nil {
@@ -114,7 +177,7 @@ func (inf *Inference) Predict(x []float32, batchSize int) ([]float32, error) {
 					return nil, errors.Wrap(err, "predict")
 				}
 				k = nd.chainEnd
-				vals[k+1] = y
+				vals[nin+k] = y
 				continue
 			}
 			y := nd.output(bs)
@@ -125,11 +188,21 @@ func (inf *Inference) Predict(x []float32, batchSize int) ([]float32, error) {
 			if err := nd.op.Forward(y, nd.ins, bs); err != nil {
 				return nil, errors.Wrapf(err, "predict: layer %q", nd.name)
 			}
-			vals[k+1] = y
+			vals[nin+k] = y
 		}
-		out = append(out, vals[len(vals)-1]...)
+		for k, o := range inf.outputs {
+			outs[k] = append(outs[k], vals[o]...)
+		}
 	}
-	return out, nil
+	return outs, nil
+}
+
+// width returns the values per sample of value v.
+func (inf *Inference) width(v int) int {
+	if v < len(inf.sizes) {
+		return inf.sizes[v]
+	}
+	return inf.nodes[v-len(inf.sizes)].width
 }
 
 // output returns the node's output buffer for bs samples, reused across
@@ -208,8 +281,13 @@ func (m *Model) PredictPath() string {
 // Every layer must implement layers.Inferable. A layer applied several
 // times gets one op per application.
 func (m *Model) inference() (*Inference, error) {
-	index := map[*Ref]int{m.input: 0}
-	widths := []int{m.InputSize()}
+	index := map[*Ref]int{}
+	var sizes, widths []int
+	for k, in := range m.inputs {
+		index[in] = k
+		sizes = append(sizes, shapeSize(in.shape))
+	}
+	widths = append(widths, sizes...)
 	var nodes []infNode
 	for _, r := range m.order {
 		if r.layer == nil {
@@ -220,16 +298,16 @@ func (m *Model) inference() (*Inference, error) {
 			return nil, errors.Errorf("layer %q of type %T does not implement layers.Inferable", r.layer.Name(), r.layer)
 		}
 		nd := infNode{name: l.Name()}
-		var sizes []int
+		var insz []int
 		for _, in := range r.inputs {
 			j, ok := index[in]
 			if !ok {
 				return nil, errors.Errorf("layer %q reads %q, which is not computed before it", l.Name(), in.name)
 			}
 			nd.inputs = append(nd.inputs, j)
-			sizes = append(sizes, widths[j])
+			insz = append(insz, widths[j])
 		}
-		op, err := l.Inference(sizes)
+		op, err := l.Inference(insz)
 		if err != nil {
 			return nil, errors.Wrapf(err, "layer %q: inference op", l.Name())
 		}
@@ -241,15 +319,21 @@ func (m *Model) inference() (*Inference, error) {
 		widths = append(widths, op.OutputSize())
 		nodes = append(nodes, nd)
 	}
-	if index[m.output] != len(widths)-1 {
-		return nil, errors.Errorf("output %q is not the last layer", m.output.name)
+	var outputs []int
+	for k, out := range m.outputs {
+		o := index[out]
+		if widths[o] != m.outWidths[k] {
+			return nil, errors.Errorf("output %q: the inference ops give %d values per sample, the graph %d", out.name, widths[o], m.outWidths[k])
+		}
+		outputs = append(outputs, o)
 	}
-	inf, err := newInference(m.InputSize(), nodes)
+	if len(m.outputs) == 1 && outputs[0] != len(widths)-1 {
+		return nil, errors.Errorf("output %q is not the last layer", m.outputs[0].name)
+	}
+	inf, err := newInference(sizes, nodes, outputs)
 	if err != nil {
 		return nil, err
 	}
-	if inf.classes != m.classes {
-		return nil, errors.Errorf("the inference ops give %d outputs per sample, the graph %d", inf.classes, m.classes)
-	}
+	inf.sig = m.signature()
 	return inf, nil
 }

@@ -33,40 +33,86 @@ func Apply(l layers.Layer, inputs ...*Ref) *Ref {
 // Name returns the input's or layer's name.
 func (r *Ref) Name() string { return r.name }
 
-// Model is a trainable graph of layers from one input to one output of class
-// scores (logits). Its methods are not safe for concurrent use.
+// Model is a trainable graph of layers from one or more inputs to one or
+// more outputs: class scores (logits), regression values, reconstructions
+// — what its losses compare with targets (see FitConfig.Loss). Its methods
+// are not safe for concurrent use.
 type Model struct {
-	input  *Ref
-	output *Ref
-	order  []*Ref // topological order, input first
-	layers []layers.Layer
-	params []*layers.Param
+	inputs    []*Ref
+	outputs   []*Ref
+	order     []*Ref // topological order, inputs first
+	layers    []layers.Layer
+	params    []*layers.Param
+	outShapes [][]int // per-sample shape of each output
+	outWidths []int   // values per sample of each output
 
-	classes int
+	classes int // outWidths[0]
 	train   map[int]*program
 	eval    map[int]*program
+	// trainObj is the objective the cached training programs compute.
+	trainObj *objective
+	// lossGraphs evaluates losses of the user's.
+	lossGraphs *lossGraphCache
 }
 
 // NewModel returns the model computing output from input. It checks that the
 // graph is acyclic, that every path starts at input, that layer and
-// parameter names are unique, and that the output is (batch, classes) by
-// building an evaluation graph once.
+// parameter names are unique, and that the output has a batch dimension
+// by building an evaluation graph once. It is NewMultiModel with one input
+// and one output.
 func NewModel(input, output *Ref) (*Model, error) {
 	if input == nil || output == nil {
 		return nil, errors.New("model: input and output must not be nil")
 	}
-	if input.layer != nil {
-		return nil, errors.Errorf("model: %q is a layer output, not an Input", input.name)
+	return NewMultiModel([]*Ref{input}, []*Ref{output})
+}
+
+// NewMultiModel returns the model computing outputs from inputs, Keras's
+// Model(inputs=[...], outputs=[...]): for example two views merged by a
+// Concat layer, or a classifier with an auxiliary head. Inputs and outputs
+// keep their order; an output is named after its layer, and names must be
+// distinct. It checks what NewModel checks, and that every input feeds some
+// output.
+func NewMultiModel(inputs, outputs []*Ref) (*Model, error) {
+	if len(inputs) == 0 || len(outputs) == 0 {
+		return nil, errors.Errorf("model: need at least one input and one output, got %d and %d", len(inputs), len(outputs))
 	}
-	if len(input.shape) == 0 {
-		return nil, errors.Errorf("model: input %q has no shape", input.name)
-	}
-	for _, d := range input.shape {
-		if d < 1 {
-			return nil, errors.Errorf("model: input %q has shape %v; every dimension must be at least 1", input.name, input.shape)
+	isInput := map[*Ref]bool{}
+	names := map[string]bool{}
+	for _, in := range inputs {
+		if in == nil {
+			return nil, errors.New("model: input and output must not be nil")
 		}
+		if in.layer != nil {
+			return nil, errors.Errorf("model: %q is a layer output, not an Input", in.name)
+		}
+		if len(in.shape) == 0 {
+			return nil, errors.Errorf("model: input %q has no shape", in.name)
+		}
+		for _, d := range in.shape {
+			if d < 1 {
+				return nil, errors.Errorf("model: input %q has shape %v; every dimension must be at least 1", in.name, in.shape)
+			}
+		}
+		if isInput[in] || names[in.name] {
+			return nil, errors.Errorf("model: two inputs are named %q", in.name)
+		}
+		isInput[in], names[in.name] = true, true
 	}
-	m := &Model{input: input, output: output, train: map[int]*program{}, eval: map[int]*program{}}
+	outNames := map[string]bool{}
+	for _, out := range outputs {
+		if out == nil {
+			return nil, errors.New("model: input and output must not be nil")
+		}
+		if out.layer == nil {
+			return nil, errors.Errorf("model: output %q is an Input; an output must be a layer's output", out.name)
+		}
+		if outNames[out.name] {
+			return nil, errors.Errorf("model: two outputs are named %q (an output is named after its layer)", out.name)
+		}
+		outNames[out.name] = true
+	}
+	m := &Model{inputs: inputs, outputs: outputs, train: map[int]*program{}, eval: map[int]*program{}}
 	state := map[*Ref]int{} // 1 visiting, 2 done
 	var visit func(r *Ref) error
 	visit = func(r *Ref) error {
@@ -77,8 +123,11 @@ func NewModel(input, output *Ref) (*Model, error) {
 			return nil
 		}
 		state[r] = 1
-		if r.layer == nil && r != input {
-			return errors.Errorf("model: input %q is not the model's input %q (models take one input)", r.name, input.name)
+		if r.layer == nil && !isInput[r] {
+			if len(inputs) == 1 {
+				return errors.Errorf("model: input %q is not the model's input %q (models take one input)", r.name, inputs[0].name)
+			}
+			return errors.Errorf("model: input %q is not among the model's inputs (%s)", r.name, refNames(inputs))
 		}
 		for _, in := range r.inputs {
 			if in == nil {
@@ -89,15 +138,25 @@ func NewModel(input, output *Ref) (*Model, error) {
 			}
 		}
 		state[r] = 2
-		m.order = append(m.order, r)
+		if r.layer != nil {
+			m.order = append(m.order, r)
+		}
 		return nil
 	}
-	if err := visit(output); err != nil {
-		return nil, err
+	for _, out := range outputs {
+		if err := visit(out); err != nil {
+			return nil, err
+		}
 	}
-	if state[input] != 2 {
-		return nil, errors.Errorf("model: output %q does not depend on input %q", output.name, input.name)
+	for _, in := range inputs {
+		if state[in] != 2 {
+			if len(outputs) == 1 {
+				return nil, errors.Errorf("model: output %q does not depend on input %q", outputs[0].name, in.name)
+			}
+			return nil, errors.Errorf("model: no output (%s) depends on input %q", refNames(outputs), in.name)
+		}
 	}
+	m.order = append(append([]*Ref(nil), inputs...), m.order...)
 	layerNames := map[string]layers.Layer{}
 	paramNames := map[string]*layers.Param{}
 	for _, r := range m.order {
@@ -124,8 +183,17 @@ func NewModel(input, output *Ref) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.outShapes, m.outWidths = p.outShapes, p.widths
 	m.classes = p.classes
 	return m, nil
+}
+
+func refNames(rs []*Ref) string {
+	names := make([]string, len(rs))
+	for k, r := range rs {
+		names[k] = fmt.Sprintf("%q", r.name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // Sequential returns the model that applies ls in order to an input of the
@@ -145,20 +213,52 @@ func Sequential(inputShape []int, ls ...layers.Layer) (*Model, error) {
 	return NewModel(in, r)
 }
 
-// InputShape returns the per-sample input shape.
-func (m *Model) InputShape() []int { return append([]int(nil), m.input.shape...) }
+// InputShape returns the per-sample shape of the (first) input.
+func (m *Model) InputShape() []int { return append([]int(nil), m.inputs[0].shape...) }
 
-// InputSize returns the number of values per input sample.
-func (m *Model) InputSize() int {
-	n := 1
-	for _, d := range m.input.shape {
-		n *= d
+// InputSize returns the number of values per sample of the (first) input.
+func (m *Model) InputSize() int { return shapeSize(m.inputs[0].shape) }
+
+// Classes returns the number of values per sample of the (first) output:
+// the number of classes of a classifier.
+func (m *Model) Classes() int { return m.classes }
+
+// InputNames returns the names of the model's inputs, in order.
+func (m *Model) InputNames() []string {
+	out := make([]string, len(m.inputs))
+	for k, r := range m.inputs {
+		out[k] = r.name
 	}
-	return n
+	return out
 }
 
-// Classes returns the number of output classes.
-func (m *Model) Classes() int { return m.classes }
+// InputShapes returns the per-sample shape of each input, in order.
+func (m *Model) InputShapes() [][]int {
+	out := make([][]int, len(m.inputs))
+	for k, r := range m.inputs {
+		out[k] = append([]int(nil), r.shape...)
+	}
+	return out
+}
+
+// OutputNames returns the names of the model's outputs (their layers'
+// names), in order.
+func (m *Model) OutputNames() []string {
+	out := make([]string, len(m.outputs))
+	for k, r := range m.outputs {
+		out[k] = r.name
+	}
+	return out
+}
+
+// OutputShapes returns the per-sample shape of each output, in order.
+func (m *Model) OutputShapes() [][]int {
+	out := make([][]int, len(m.outShapes))
+	for k, s := range m.outShapes {
+		out[k] = append([]int(nil), s...)
+	}
+	return out
+}
 
 // Layers returns the model's distinct layers in topological order.
 func (m *Model) Layers() []layers.Layer { return append([]layers.Layer(nil), m.layers...) }
