@@ -157,6 +157,16 @@ func (r *Reader) open(name string) (*zip.File, io.ReadCloser, Array, int, error)
 		return f, rc, Array{}, 0, r.wrap(err, name, "")
 	}
 	a.Name = name
+	// Deflate encodes at most 1032 bytes per compressed byte (258-byte
+	// matches in 2 bits); stored entries are as long as their data.
+	phys := f.CompressedSize64
+	if f.Method != zip.Store {
+		phys = 1032*phys + 1024
+	}
+	if f.UncompressedSize64 > phys {
+		return f, rc, Array{}, 0, r.errorf(name, "the zip directory gives %d bytes, more than its %d compressed bytes can hold",
+			f.UncompressedSize64, f.CompressedSize64)
+	}
 	total := uint64(hlen) + uint64(a.Len())*uint64(itemSize[a.Dtype])
 	if f.UncompressedSize64 != total {
 		return f, rc, Array{}, 0, r.errorf(name, "the zip directory gives %d bytes, its .npy header (shape %v of %s) %d",
