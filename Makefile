@@ -17,7 +17,7 @@ ARGS ?=
 # copies of gorgonia and gonum).
 RACE_PKGS ?= ./internal/... ./optim ./graph
 FUZZTIME ?= 30s
-FUZZMINIMIZETIME ?= 5s
+FUZZMINIMIZETIME ?= 50x
 # A generated file starts with this line (https://go.dev/s/generatedcode).
 GENERATED_RE = ^// Code generated .* DO NOT EDIT\.$$
 

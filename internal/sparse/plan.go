@@ -74,13 +74,21 @@ type strategy interface {
 // falls back to Dense when the ensembles are not contiguous; Auto chooses
 // by the mask's density and its non-empty blocks (see Tuning).
 func NewPlan(m Mask, want Kernel, t Tuning) *Plan {
-	p := &Plan{version: m.Version, want: want, tuning: t, in: m.In, out: m.Out, kernel: Dense}
-	g := m.Groups
+	count := func(i0, i1, j0, j1 int) int { return blockEdges(m, i0, i1, j0, j1) }
+	patterns := func(skip [][4]int) (*kernels.Pattern, *kernels.Pattern) { return edgePatterns(m, skip) }
+	return newPlan(m.Version, m.In, m.Out, m.Groups, m.InGroup, m.OutGroup, m.Active, want, t, count, patterns)
+}
+
+// newPlan is NewPlan on a mask of in × out with active edges, seen through
+// count (the active edges of a block) and patterns (edgePatterns).
+func newPlan(version uint64, in, out, g int, inGroup, outGroup []int, active int, want Kernel, t Tuning,
+	count func(i0, i1, j0, j1 int) int, patterns func(skip [][4]int) (*kernels.Pattern, *kernels.Pattern)) *Plan {
+	p := &Plan{version: version, want: want, tuning: t, in: in, out: out, kernel: Dense}
 	var counts []int // active edges per block, parallel to p.blocks
-	if ib, ob := EnsembleBounds(m.InGroup), EnsembleBounds(m.OutGroup); len(ib) == g+1 && len(ob) == g+1 {
+	if ib, ob := EnsembleBounds(inGroup), EnsembleBounds(outGroup); len(ib) == g+1 && len(ob) == g+1 {
 		for gi := 0; gi < g; gi++ {
 			for gj := 0; gj < g; gj++ {
-				if n := blockEdges(m, ib[gi], ib[gi+1], ob[gj], ob[gj+1]); n > 0 {
+				if n := count(ib[gi], ib[gi+1], ob[gj], ob[gj+1]); n > 0 {
 					p.blocks = append(p.blocks, [4]int{ib[gi], ib[gi+1], ob[gj], ob[gj+1]})
 					counts = append(counts, n)
 				}
@@ -96,7 +104,7 @@ func NewPlan(m Mask, want Kernel, t Tuning) *Plan {
 	case Sparse:
 		p.kernel = Sparse
 	case Auto:
-		p.kernel = t.choose(float64(m.Active)/float64(len(m.Data)), blocksOK, len(p.blocks), g)
+		p.kernel = t.choose(float64(active)/float64(in*out), blocksOK, len(p.blocks), g)
 	}
 	switch p.kernel {
 	case Dense:
@@ -116,7 +124,7 @@ func NewPlan(m Mask, want Kernel, t Tuning) *Plan {
 			}
 		}
 		p.blocks, counts = dense, n
-		p.byOut, p.byIn = edgePatterns(m, p.blocks)
+		p.byOut, p.byIn = patterns(p.blocks)
 		p.run = sparseKernel{}
 	}
 	p.full = make([]bool, len(p.blocks))
