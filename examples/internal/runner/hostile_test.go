@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/g2g-ml/g2g/examples/internal/fixtures"
 )
 
 // allocated returns the bytes f allocates on the heap.
@@ -67,5 +69,20 @@ func TestCIFARRefusesOtherImageSizesFromHeaders(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "4096x4096") || !strings.Contains(err.Error(), "32x32") {
 		t.Fatalf("4096×4096 images: %v", err)
+	}
+}
+
+// Issue 16, item 13: a run whose loss explodes (-lr 1e6: the loss reaches
+// 1e20 while staying finite) fails, naming the divergence.
+func TestExplodingLossFails(t *testing.T) {
+	data := fixtures.FashionMNIST(t, 200, 50)
+	err := Command(FashionMNIST(), []string{"-data", data, "-hidden", "16,16", "-epochs", "3", "-batch", "32", "-lr", "1e6", "-quiet"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "diverged") || !strings.Contains(err.Error(), "-lr") {
+		t.Fatalf("-lr 1e6: %v", err)
+	}
+	t.Log(err)
+	// A sane run passes the same check.
+	if err := Command(FashionMNIST(), []string{"-data", data, "-hidden", "16,16", "-epochs", "3", "-batch", "32", "-quiet"}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -174,6 +174,13 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 	if !o.Quiet {
 		cbs = append(cbs, callbacks.NewProgress(stderr))
 	}
+	if o.DivergeFactor > 0 {
+		div, err := callbacks.NewTerminateOnDivergence(callbacks.DivergenceConfig{Factor: o.DivergeFactor})
+		if err != nil {
+			return nil, err
+		}
+		cbs = append(cbs, div)
+	}
 	if rewireCB != nil {
 		cbs = append(cbs, rewireCB)
 	}
@@ -240,6 +247,9 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 			defer pprof.StopCPUProfile()
 		}
 		if hist, err = model.Fit(train, fit); err != nil {
+			if errors.Is(err, callbacks.ErrDiverged) {
+				err = fmt.Errorf("%w (lower -lr %v? -diverge-factor sets the check)", err, o.LR)
+			}
 			return nil, err
 		}
 		res.History = hist.Epochs
