@@ -215,10 +215,14 @@ func download(set datasets.RemoteSet, o *Options, stderr io.Writer) (string, err
 	return d.Fetch(context.Background(), set)
 }
 
-// BuildModel builds the model o describes for ds.
+// BuildModel builds the model o describes for ds, after checking the
+// machine has the memory to train it (checkMemory).
 func BuildModel(ds *Dataset, o *Options) (*graph.Model, error) {
 	hidden, err := o.HiddenWidths()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkMemory(ds, o); err != nil {
 		return nil, err
 	}
 	cfg := g2gnet.MLPConfig{

@@ -116,6 +116,9 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkOutputs(&o); err != nil {
+		return nil, err
+	}
 	// Build the model and callbacks before loading data, so configuration
 	// errors come first.
 	model, err := BuildModel(ds, &o)
@@ -264,12 +267,12 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 			return nil, err
 		}
 		st.Config = config
-		if err := model.SaveCheckpoint(o.Save, st); err != nil {
+		if err := writeOrKeep("-save", o.Save, func(p string) error { return model.SaveCheckpoint(p, st) }); err != nil {
 			return nil, err
 		}
 	}
 	if o.Export != "" {
-		if err := model.Export(o.Export); err != nil {
+		if err := writeOrKeep("-export", o.Export, model.Export); err != nil {
 			return nil, err
 		}
 	}
