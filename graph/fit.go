@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"math"
 	"time"
 
@@ -63,8 +64,19 @@ func (h *History) Last() map[string]float64 {
 // Fit trains the model on train. It stops with an error on a non-finite
 // loss, on an error from a callback (wrapped with the callback's name, the
 // epoch and the step) and on bad input; a callback may also stop it early
-// through Context.StopTraining.
+// through Context.StopTraining. It is FitContext with a context that is
+// never done.
 func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
+	return m.FitContext(context.Background(), train, cfg)
+}
+
+// FitContext is Fit, stopped from outside through runCtx (a command cancels
+// it on Ctrl-C, say): once runCtx is done, training stops after the batch that
+// is running, and FitContext returns the history of the completed epochs
+// and an *Interrupted error saying where it stopped, without calling the
+// interrupted epoch's OnEpochEnd or OnTrainEnd; the model, the optimizer
+// and the callbacks hold the state after the last batch run.
+func (m *Model) FitContext(runCtx context.Context, train *datasets.Dataset, cfg FitConfig) (*History, error) {
 	if err := m.checkFit(train, cfg); err != nil {
 		return nil, err
 	}
@@ -101,6 +113,9 @@ func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
 		var sumLoss float64
 		var correct, seen int
 		for b := 0; ; b++ {
+			if runCtx.Err() != nil {
+				return hist, &Interrupted{Epoch: epoch, Batch: b, Step: ctx.Step, Cause: context.Cause(runCtx)}
+			}
 			x, y, ok := batches.Next()
 			if !ok {
 				break
