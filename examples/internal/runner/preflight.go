@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -174,9 +173,10 @@ func humanBytes(b float64) string {
 
 // availableMemory returns the memory the process may use and where that
 // figure comes from: the smallest of the memory available on the machine
-// (/proc/meminfo's MemAvailable), its cgroup's limit, its address-space
-// limit (ulimit -v) and the Go runtime's memory limit (GOMEMLIMIT,
-// debug.SetMemoryLimit). It returns 0 when none is known.
+// (/proc/meminfo's MemAvailable), its cgroup's limit and its address-space
+// limit (ulimit -v). It returns 0 when none is known. The Go runtime's
+// memory limit (GOMEMLIMIT) is a target the collector works towards, not a
+// limit, so it does not count.
 func availableMemory() (int64, string) {
 	best, source := int64(0), ""
 	consider := func(n int64, what string) {
@@ -205,9 +205,6 @@ func availableMemory() (int64, string) {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &rl); err == nil && rl.Cur != math.MaxUint64 && rl.Cur < 1<<62 {
 		consider(int64(rl.Cur), "the address-space limit (ulimit -v)")
-	}
-	if lim := debug.SetMemoryLimit(-1); lim < math.MaxInt64 {
-		consider(lim, "the Go memory limit (GOMEMLIMIT)")
 	}
 	return best, source
 }
