@@ -108,13 +108,22 @@ func TestOutputPathsCheckedBeforeTraining(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ flag, path string }{
+	cases := []struct{ flag, path string }{
 		{"-save", filepath.Join(dir, "missing", "a.npz")},
 		{"-save", dir}, // a directory
 		{"-save", filepath.Join(file, "a.npz")},
 		{"-export", filepath.Join(dir, "missing", "a.npz")},
 		{"-export", dir},
-	} {
+	}
+	// A read-only directory (root writes anyway: not testable as root).
+	if os.Geteuid() != 0 {
+		ro := filepath.Join(dir, "ro")
+		if err := os.Mkdir(ro, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, struct{ flag, path string }{"-save", filepath.Join(ro, "a.npz")})
+	}
+	for _, c := range cases {
 		o, err := Parse(FashionMNIST(), []string{"-data", data, "-hidden", "8", "-epochs", "1", "-quiet", c.flag, c.path}, io.Discard)
 		if err != nil {
 			t.Fatal(err)
