@@ -209,8 +209,6 @@ func (o *Options) Validate() error {
 		return errors.New("-dst and -hebbian both rewire: use one (-dst -regrow hebbian is DST with Hebbian regrowth)")
 	case (o.DST || o.Hebbian) && !o.Model.Sparse():
 		return errors.Errorf("-dst and -hebbian need -model g2g, got %q", o.Model)
-	case !(o.LR > 0 && o.LR <= math.MaxFloat64):
-		return errors.Errorf("-lr %v: want a finite positive learning rate", o.LR)
 	case math.IsNaN(o.Zeta) || math.IsInf(o.Zeta, 0):
 		return errors.Errorf("-zeta %v: want a value in (0, 1)", o.Zeta)
 	case (o.DST || o.Hebbian) && !(o.Zeta > 0 && o.Zeta < 1):
