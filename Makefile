@@ -17,7 +17,7 @@ ARGS ?=
 # copies of gorgonia and gonum).
 RACE_PKGS ?= ./internal/... ./optim ./graph
 FUZZTIME ?= 30s
-FUZZMINIMIZETIME ?= 5s
+FUZZMINIMIZETIME ?= 50x
 # A generated file starts with this line (https://go.dev/s/generatedcode).
 GENERATED_RE = ^// Code generated .* DO NOT EDIT\.$$
 
@@ -59,17 +59,28 @@ race:
 # Runs each fuzz target for FUZZTIME, one after the other; new failing
 # inputs land in the package's testdata/fuzz. Targets are found with go test
 # -list, in the directories whose test files declare a Fuzz function (listing
-# every package would link every test binary).
+# every package would link every test binary). New inputs are minimized for
+# FUZZMINIMIZETIME runs only (50x), so that a target explores instead of
+# spending its time minimizing. Before Go 1.27, go test can fail a target
+# with a bare "context deadline exceeded" when FUZZTIME ends while a worker
+# is busy (golang/go#75804): without a failing input written, that is
+# reported and not counted as a failure.
 fuzz:
 	@dirs=$$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r -n1 dirname | sort -u); \
 	if [ -z "$$dirs" ]; then echo "no fuzz targets found"; exit 1; fi; \
 	list=$$(go test -list '^Fuzz' $$dirs) || { echo "$$list"; exit 1; }; \
 	targets=$$(echo "$$list" | awk '/^Fuzz/ { t[n++] = $$1 } /^ok/ { for (i = 0; i < n; i++) print $$2 "," t[i]; n = 0 }'); \
 	if [ -z "$$targets" ]; then echo "no fuzz targets found"; exit 1; fi; \
+	log=$$(mktemp); trap 'rm -f $$log $$log.rc' EXIT; \
 	for pt in $$targets; do \
 		pkg=$${pt%,*}; fn=$${pt#*,}; \
 		echo "== $$fn in $$pkg for $(FUZZTIME)"; \
-		go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
+		{ go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg; echo $$? > $$log.rc; } 2>&1 | tee $$log; \
+		if [ "$$(cat $$log.rc)" != 0 ]; then \
+			if grep -q '^    context deadline exceeded$$' $$log && ! grep -q 'Failing input written to' $$log; then \
+				echo "== $$fn: the fuzztime deadline race of go test (golang/go#75804), no failing input: not a failure"; \
+			else exit 1; fi; \
+		fi; \
 	done
 
 bench:

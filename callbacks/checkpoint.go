@@ -6,12 +6,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pkg/errors"
 
 	"github.com/g2g-ml/g2g/graph"
+	"github.com/g2g-ml/g2g/internal/atomicfile"
 )
 
 // CheckpointConfig configures ModelCheckpoint.
@@ -23,7 +26,8 @@ type CheckpointConfig struct {
 	// Dir/epoch-NNNN.npz where NNNN is the number of completed epochs.
 	Every int
 	// KeepLast keeps only the KeepLast newest periodic checkpoints (0 keeps
-	// all).
+	// all), counting those in Dir, so that a resumed run prunes the files
+	// of the run it continues.
 	KeepLast int
 	// Monitor, when set, also keeps Dir/best.npz: the checkpoint of the
 	// epoch with the best value of this Logs key (for example "val_acc").
@@ -42,14 +46,15 @@ type CheckpointConfig struct {
 // optimizer state, epoch and step, the state of Stateful callbacks and
 // Config — at epoch ends. Place it after the callbacks that rewire or change
 // state at epoch end, so their changes are included. Writes are atomic: a
-// crash never leaves a half-written checkpoint under a final name.
+// crash never leaves a half-written checkpoint under a final name, and the
+// temporary file a crash leaves behind is removed when training starts
+// again (OnTrainBegin).
 type ModelCheckpoint struct {
 	graph.BaseCallback
 	cfg    CheckpointConfig
 	auto   bool // Mode was "": resolved when training begins
 	config json.RawMessage
 	best   float64
-	saved  []string
 }
 
 // NewModelCheckpoint validates cfg and returns the callback.
@@ -100,16 +105,64 @@ func NewModelCheckpoint(cfg CheckpointConfig) (*ModelCheckpoint, error) {
 // Name returns "model-checkpoint".
 func (c *ModelCheckpoint) Name() string { return "model-checkpoint" }
 
-// OnTrainBegin, when Mode was "", takes the monitored entry's direction
-// from Fit (see ModeAuto) before the first best value.
+// periodicName matches the names of periodic checkpoints; the group is the
+// number of completed epochs.
+var periodicName = regexp.MustCompile(`^epoch-([0-9]{4,})\.npz$`)
+
+// OnTrainBegin removes the temporary files that checkpoint writes killed
+// midway left in Dir (see internal/atomicfile): those named after a
+// periodic checkpoint or best.npz, nothing else. Training into a directory
+// is assumed exclusive: a write of another process under way there would
+// lose its temporary file. When Mode was "", it also takes the monitored
+// entry's direction from Fit (see ModeAuto) before the first best value.
 func (c *ModelCheckpoint) OnTrainBegin(ctx *graph.Context) error {
-	if c.cfg.Monitor == "" {
-		return nil
+	stale, err := atomicfile.StaleTemps(c.cfg.Dir, func(name string) bool {
+		return name == "best.npz" || periodicName.MatchString(name)
+	})
+	if err != nil {
+		return err
 	}
-	if c.auto && math.IsInf(c.best, 0) {
+	for _, p := range stale {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return errors.Wrap(err, "remove a stale temporary checkpoint")
+		}
+	}
+	if c.cfg.Monitor != "" && c.auto && math.IsInf(c.best, 0) {
 		c.cfg.Mode, c.best = "min", math.Inf(1)
 		if autoMax(ctx, c.cfg.Monitor) {
 			c.cfg.Mode, c.best = "max", math.Inf(-1)
+		}
+	}
+	return nil
+}
+
+// prune removes the periodic checkpoints of Dir beyond the KeepLast newest
+// among those of at most done completed epochs: what is on disk counts, so
+// a resumed run prunes the files of the run it continues. Files of more
+// epochs (left by another history of the run) are not touched.
+func (c *ModelCheckpoint) prune(done int) error {
+	entries, err := os.ReadDir(c.cfg.Dir)
+	if err != nil {
+		return errors.Wrap(err, "list old checkpoints")
+	}
+	type ckpt struct {
+		epoch int
+		path  string
+	}
+	var old []ckpt
+	for _, e := range entries {
+		m := periodicName.FindStringSubmatch(e.Name())
+		if m == nil || !e.Type().IsRegular() {
+			continue
+		}
+		if n, err := strconv.Atoi(m[1]); err == nil && n <= done {
+			old = append(old, ckpt{n, filepath.Join(c.cfg.Dir, e.Name())})
+		}
+	}
+	sort.Slice(old, func(i, j int) bool { return old[i].epoch < old[j].epoch })
+	for k := 0; k < len(old)-c.cfg.KeepLast; k++ {
+		if err := os.Remove(old[k].path); err != nil && !os.IsNotExist(err) {
+			return errors.Wrap(err, "remove old checkpoint")
 		}
 	}
 	return nil
@@ -143,14 +196,10 @@ func (c *ModelCheckpoint) OnEpochEnd(ctx *graph.Context) error {
 		if err := ctx.Model.SaveCheckpoint(path, st); err != nil {
 			return err
 		}
-		c.saved = append(c.saved, path)
-		if k := c.cfg.KeepLast; k > 0 && len(c.saved) > k {
-			for _, old := range c.saved[:len(c.saved)-k] {
-				if err := os.Remove(old); err != nil && !os.IsNotExist(err) {
-					return errors.Wrap(err, "remove old checkpoint")
-				}
+		if c.cfg.KeepLast > 0 {
+			if err := c.prune(done); err != nil {
+				return err
 			}
-			c.saved = c.saved[len(c.saved)-k:]
 		}
 	}
 	if better {

@@ -7,12 +7,13 @@ import (
 	"testing"
 )
 
+// The seeds are as small as valid inputs get (one record, mostly zeros),
+// so that the fuzzer spends its time exploring rather than minimizing.
 func FuzzReadCIFAR(f *testing.F) {
-	f.Add(newCIFARFixture(CIFAR10, 2, 1).raw, uint8(0))
-	f.Add(newCIFARFixture(CIFAR100Fine, 1, 2).raw, uint8(1))
-	f.Add(newCIFARFixture(CIFAR100Fine, 1, 3).raw, uint8(2))
+	f.Add(zeroRecords(CIFAR10, 1), uint8(0))
+	f.Add(zeroRecords(CIFAR100Fine, 1), uint8(1))
+	f.Add(zeroRecords(CIFAR100Fine, 1), uint8(2))
 	f.Add([]byte{}, uint8(0))
-	f.Add(make([]byte, 3073), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, k uint8) {
 		kind := CIFARKind(k % 3)
 		d, err := ReadCIFAR(bytes.NewReader(data), "fuzz.bin", kind)
@@ -47,19 +48,29 @@ func FuzzReadCIFAR(f *testing.F) {
 	})
 }
 
-// smallRelease returns the members of a CIFAR-10 release of one record per
-// file.
+// zeroRecords returns n records of kind with label 1 and black images:
+// valid, and compressing to almost nothing.
+func zeroRecords(kind CIFARKind, n int) []byte {
+	rec := make([]byte, kind.RecordSize())
+	for k := 0; k < kind.LabelBytes(); k++ {
+		rec[k] = 1
+	}
+	return bytes.Repeat(rec, n)
+}
+
+// smallRelease returns the members of a CIFAR-10 release of one black
+// record per file (a gzipped archive of a few hundred bytes).
 func smallRelease() []member {
 	var ms []member
-	for i, name := range append(append([]string(nil), CIFAR10TrainFiles...), CIFAR10TestFile) {
-		ms = append(ms, member{"cifar-10-batches-bin/" + name, newCIFARFixture(CIFAR10, 1, int64(i)).raw})
+	for _, name := range append(append([]string(nil), CIFAR10TrainFiles...), CIFAR10TestFile) {
+		ms = append(ms, member{"cifar-10-batches-bin/" + name, zeroRecords(CIFAR10, 1)})
 	}
 	return ms
 }
 
 func FuzzLoadCIFARArchive(f *testing.F) {
 	f.Add(tarBytes(f, true, smallRelease()...))
-	f.Add(tarBytes(f, false, smallRelease()...))
+	f.Add(tarBytes(f, false, smallRelease()[:2]...))
 	f.Add(tarBytes(f, true, smallRelease()[2:]...))
 	f.Add([]byte{0x1f, 0x8b, 8, 0})
 	f.Add([]byte("not an archive"))

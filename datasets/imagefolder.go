@@ -47,6 +47,11 @@ type ImageFolderOptions struct {
 	// MaxBytes bounds the size in bytes of a loaded set's float32 buffer;
 	// 0 means DefaultMaxBytes.
 	MaxBytes int64
+	// Width and Height, when set (both or neither), are the size every
+	// image must have, checked on each image's header before anything is
+	// decoded: a caller that knows the shape it wants (a model's input)
+	// refuses other images before paying for them.
+	Width, Height int
 }
 
 // imageEntry is one image file of an image folder.
@@ -122,6 +127,9 @@ func loadImageFolders(p string, opt ImageFolderOptions, splits []string) ([]*Dat
 	if opt.Channels != 0 && opt.Channels != 1 && opt.Channels != 3 {
 		return nil, errors.Errorf("image folder %s: Channels must be 0, 1 or 3, found %d", p, opt.Channels)
 	}
+	if opt.Width < 0 || opt.Height < 0 || (opt.Width == 0) != (opt.Height == 0) {
+		return nil, errors.Errorf("image folder %s: Width and Height must be given together, found %d and %d", p, opt.Width, opt.Height)
+	}
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.NumCPU()
 	}
@@ -165,6 +173,10 @@ func loadImageFolders(p string, opt ImageFolderOptions, splits []string) ([]*Dat
 	first := all[0]
 	allGray := true
 	for _, e := range all {
+		if opt.Width > 0 && (e.w != opt.Width || e.h != opt.Height) {
+			return nil, errors.Errorf("image folder %s: %s is %dx%d, want %dx%d (ImageFolderOptions.Width and Height)",
+				p, e.where, e.w, e.h, opt.Width, opt.Height)
+		}
 		if e.w != first.w || e.h != first.h {
 			return nil, errors.Errorf("image folder %s: %s is %dx%d but %s (the first image) is %dx%d: all images must have the same size",
 				p, e.where, e.w, e.h, first.where, first.w, first.h)
@@ -349,12 +361,17 @@ func archiveEntries(archive string, splits []string) ([][]imageEntry, [][]string
 	}
 	var members []member
 	tops := map[string]bool{}
+	seen := map[string]bool{}
 	err := walkArchive(archive, func(name string, size int64, r io.Reader) error {
 		top, _, _ := strings.Cut(name, "/")
 		tops[top] = true
 		if !imageExt(name) || hidden(name) {
 			return nil
 		}
+		if seen[name] {
+			return errors.Errorf("image folder %s: %s appears twice in the archive", archive, name)
+		}
+		seen[name] = true
 		data, err := readEntry(r, size)
 		if err != nil {
 			return errors.Wrapf(err, "image folder %s: %s", archive, name)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strings"
@@ -208,32 +209,32 @@ func (m *Model) SaveCheckpoint(path string, st TrainingState) error {
 // LoadCheckpoint reads a checkpoint written by SaveCheckpoint into the model
 // (parameters and masks, in place) and returns its training state. It checks
 // the file's integrity and that its parameters match the model's exactly —
-// names, shapes, dtypes, which ones are masked — and says what differs. On
-// any error the model is left unchanged.
+// names, shapes, dtypes, which ones are masked — and says what differs;
+// every array's header is checked against the model before its data is
+// read, and no array is read beyond the size the model gives it. Parameters
+// must be finite and masked entries zero; optimizer state must be finite
+// and valid (checkOptimizerSlot). On any error the model is left unchanged.
 func (m *Model) LoadCheckpoint(path string) (TrainingState, error) {
-	fail := func(format string, args ...interface{}) (TrainingState, error) {
-		return TrainingState{}, errors.Errorf("checkpoint %s: %s", path, fmt.Sprintf(format, args...))
+	var values int64
+	for _, p := range m.params {
+		values += int64(p.Value.Shape().TotalSize())
 	}
-	arrays, md, err := readCheckpoint(path)
+	c, err := openCheckpoint(path, values)
 	if err != nil {
 		return TrainingState{}, err
 	}
-	for name, a := range arrays {
-		if name == metaName {
-			continue
-		}
-		want, ok := md.SHA256[name]
-		sum := sha256.Sum256(a.Data)
-		if !ok || hex.EncodeToString(sum[:]) != want {
-			return fail("array %q fails its SHA-256 check (corrupted file)", name)
-		}
+	defer c.r.Close()
+	return m.loadCheckpoint(c)
+}
+
+// loadCheckpoint is LoadCheckpoint on an open checkpoint whose metadata
+// entry was bounded by the model's size.
+func (m *Model) loadCheckpoint(c *checkpointFile) (TrainingState, error) {
+	fail := func(format string, args ...interface{}) (TrainingState, error) {
+		return TrainingState{}, c.errorf(format, args...)
 	}
-	for name := range md.SHA256 {
-		if _, ok := arrays[name]; !ok {
-			return fail("array %q is missing (truncated file?)", name)
-		}
-	}
-	// Compare the parameter lists before touching the model.
+	md := c.md
+	// Compare the parameter lists before reading any array.
 	have := map[string]metaParam{}
 	for _, p := range md.Params {
 		have[p.Name] = p
@@ -248,8 +249,6 @@ func (m *Model) LoadCheckpoint(path string) (TrainingState, error) {
 			problems = append(problems, fmt.Sprintf("parameter %q has shape %v in the file, %v in the model", p.Name, mp.Shape, p.Value.Shape()))
 		case mp.Masked != (p.Mask != nil):
 			problems = append(problems, fmt.Sprintf("parameter %q is masked in only one of file and model", p.Name))
-		case arrays["param/"+p.Name].Dtype != "<f4":
-			problems = append(problems, fmt.Sprintf("parameter %q has dtype %s, want <f4", p.Name, arrays["param/"+p.Name].Dtype))
 		}
 		delete(have, p.Name)
 	}
@@ -260,17 +259,30 @@ func (m *Model) LoadCheckpoint(path string) (TrainingState, error) {
 		sort.Strings(problems)
 		return fail("does not match the model: %s", strings.Join(problems, "; "))
 	}
-	values := map[string][]float32{}
+	// The metadata matches the model: now the arrays' headers must match
+	// the metadata.
+	if _, err := c.checkArrays(); err != nil {
+		return TrainingState{}, err
+	}
+	values32 := map[string][]float32{}
 	masks := map[string][]uint8{}
 	for _, p := range m.params {
-		v, err := arrays["param/"+p.Name].AsFloat32()
+		n := p.Value.Shape().TotalSize()
+		a, err := c.read("param/"+p.Name, 4*n)
+		if err != nil {
+			return TrainingState{}, err
+		}
+		v, err := a.AsFloat32()
 		if err != nil {
 			return fail("%v", err)
 		}
+		if k := nonFinite(v); k >= 0 {
+			return fail("parameter %q holds %v at index %d (array %q): parameters must be finite", p.Name, v[k], k, a.Name)
+		}
 		if p.Mask != nil {
-			mk := arrays["mask/"+p.Name]
-			if mk.Dtype != "|u1" || len(mk.Data) != p.Mask.Len() {
-				return fail("mask of %q has dtype %s and %d entries, want |u1 and %d", p.Name, mk.Dtype, len(mk.Data), p.Mask.Len())
+			mk, err := c.read("mask/"+p.Name, n)
+			if err != nil {
+				return TrainingState{}, err
 			}
 			for k, b := range mk.Data {
 				if b > 1 {
@@ -282,20 +294,27 @@ func (m *Model) LoadCheckpoint(path string) (TrainingState, error) {
 			}
 			masks[p.Name] = mk.Data
 		}
-		values[p.Name] = v
+		values32[p.Name] = v
 	}
 	st := md.TrainingState
 	if md.Optimizer != nil {
 		os := optim.State{Step: md.Optimizer.Step, BaseLR: md.Optimizer.BaseLR, Slots: map[string]map[string][]float32{}}
-		for name, slots := range md.Optimizer.Slots {
+		sizes := map[string]int{}
+		for _, p := range m.params {
+			sizes[p.Name] = p.Value.Shape().TotalSize()
+		}
+		for _, name := range sortedKeys(md.Optimizer.Slots) {
 			os.Slots[name] = map[string][]float32{}
-			for _, slot := range slots {
-				a, ok := arrays["optim/"+name+"/"+slot]
-				if !ok {
-					return fail("optimizer slot %s of %q is missing", slot, name)
+			for _, slot := range md.Optimizer.Slots[name] {
+				a, err := c.read("optim/"+name+"/"+slot, 4*sizes[name])
+				if err != nil {
+					return TrainingState{}, err
 				}
 				v, err := a.AsFloat32()
 				if err != nil {
+					return fail("%v", err)
+				}
+				if err := checkOptimizerSlot(name, slot, v); err != nil {
 					return fail("%v", err)
 				}
 				os.Slots[name][slot] = v
@@ -305,7 +324,7 @@ func (m *Model) LoadCheckpoint(path string) (TrainingState, error) {
 	}
 	// Everything checked: write into the model.
 	for _, p := range m.params {
-		copy(p.Data(), values[p.Name])
+		copy(p.Data(), values32[p.Name])
 		if mk, ok := masks[p.Name]; ok {
 			d := p.Mask.Data()
 			for k, b := range mk {
@@ -317,6 +336,36 @@ func (m *Model) LoadCheckpoint(path string) (TrainingState, error) {
 		}
 	}
 	return st, nil
+}
+
+// nonFinite returns the index of the first NaN or infinite value of v, or
+// -1.
+func nonFinite(v []float32) int {
+	for k, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return k
+		}
+	}
+	return -1
+}
+
+// checkOptimizerSlot checks the values of one optimizer state slot of the
+// named parameter as a checkpoint stores them: every value finite, and
+// Adam's second moment (slot optim.SlotV, a running mean of squared
+// gradients) not negative. It does not depend on the slot's length (an
+// optimizer may keep state for a parameter's active entries only).
+func checkOptimizerSlot(param, slot string, v []float32) error {
+	if k := nonFinite(v); k >= 0 {
+		return errors.Errorf("optimizer state of %q: slot %s holds %v at index %d, want finite values", param, slot, v[k], k)
+	}
+	if slot == optim.SlotV {
+		for k, x := range v {
+			if x < 0 {
+				return errors.Errorf("optimizer state of %q: slot %s holds %v at index %d: Adam's second moment must not be negative", param, slot, x, k)
+			}
+		}
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

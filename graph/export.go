@@ -189,23 +189,41 @@ func npzArray(name string, a layers.ExportArray) (npz.Array, error) {
 	return npz.Array{Name: name, Dtype: "<i8", Shape: shape, Data: b}, nil
 }
 
+// maxGraphBytes bounds the JSON graph of an exported model (a few hundred
+// bytes per node).
+const maxGraphBytes = 16 << 20
+
 // LoadInference reads a model written by Model.Export: every node through
 // the loader registered for its type (layers.RegisterKind), which checks
-// its arrays against its attributes.
+// its arrays against its attributes. The graph is read first; a node's
+// arrays are read only when its loader asks for them, and only after their
+// headers show the size its attributes announce, so a malformed file
+// cannot make the loader read or allocate much more than the model it
+// describes.
 func LoadInference(path string) (*Inference, error) {
-	arrays, err := npz.Read(path)
+	r, err := npz.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, errors.Wrap(err, "exported model")
 	}
-	raw, ok := arrays[exportMeta]
-	if !ok {
+	defer r.Close()
+	return loadInference(r)
+}
+
+// loadInference is LoadInference on an open archive.
+func loadInference(r *npz.Reader) (*Inference, error) {
+	path := r.Path()
+	if !r.Has(exportMeta) {
 		return nil, errors.Errorf("exported model %s: no %s entry: not a g2g exported model", path, exportMeta)
+	}
+	raw, err := r.Read(exportMeta, maxGraphBytes)
+	if err != nil {
+		return nil, errors.Wrap(err, "exported model")
 	}
 	var g exportGraph
 	if err := json.Unmarshal(raw.Data, &g); err != nil {
 		return nil, errors.Errorf("exported model %s: graph is not valid JSON: %v", path, err)
 	}
-	inf, err := loadGraph(g, arrays)
+	inf, err := loadGraph(g, r)
 	if err != nil {
 		return nil, errors.Wrapf(err, "exported model %s", path)
 	}
@@ -213,7 +231,7 @@ func LoadInference(path string) (*Inference, error) {
 }
 
 // loadGraph checks an exported graph and loads its nodes.
-func loadGraph(g exportGraph, arrays map[string]npz.Array) (*Inference, error) {
+func loadGraph(g exportGraph, arrays *npz.Reader) (*Inference, error) {
 	if g.Format != exportFormat || (g.Version != exportVersion && g.Version != exportVersionIO) {
 		return nil, errors.Errorf("format %q version %d, want %q version %d or %d", g.Format, g.Version, exportFormat, exportVersion, exportVersionIO)
 	}
@@ -275,7 +293,7 @@ func loadGraph(g exportGraph, arrays map[string]npz.Array) (*Inference, error) {
 		if !ok {
 			return nil, errors.Errorf("node %q has unknown type %q (registered: %v)", n.Name, n.Type, layers.Kinds())
 		}
-		op, err := load(layers.NewExportedNode(n.Name, n.Type, raw, insz, fileArrays(arrays, n.Name)))
+		op, err := load(layers.NewExportedNodeFrom(n.Name, n.Type, raw, insz, nodeArrays{arrays, n.Name}))
 		if err != nil {
 			return nil, errors.Errorf("node %q: %v", n.Name, err)
 		}
@@ -304,6 +322,9 @@ func loadGraph(g exportGraph, arrays map[string]npz.Array) (*Inference, error) {
 		sig.outShapes = append(sig.outShapes, []int{widths[o]})
 		sig.outWidths = append(sig.outWidths, widths[o])
 	}
+	if g.Version == exportVersion && g.Classes != widths[outputs[0]] {
+		return nil, errors.Errorf("%d classes, but output %q gives %d values per sample", g.Classes, g.Output, widths[outputs[0]])
+	}
 	inf, err := newInference(sizes, nodes, outputs)
 	if err != nil {
 		return nil, err
@@ -312,10 +333,32 @@ func loadGraph(g exportGraph, arrays map[string]npz.Array) (*Inference, error) {
 	return inf, nil
 }
 
-// fileArrays returns the array lookup of node name's arrays.
-func fileArrays(arrays map[string]npz.Array, name string) layers.ArrayLookup {
-	return func(array string) (string, []int, []byte, bool) {
-		a, ok := arrays[name+"/"+array]
-		return a.Dtype, a.Shape, a.Data, ok
+// nodeArrays is the layers.ArraySource of node's arrays in an exported
+// model's archive.
+type nodeArrays struct {
+	r    *npz.Reader
+	node string
+}
+
+func (s nodeArrays) ArrayHeader(name string) (string, []int, bool, error) {
+	full := s.node + "/" + name
+	if !s.r.Has(full) {
+		return "", nil, false, nil
 	}
+	h, err := s.r.Header(full)
+	if err != nil {
+		return "", nil, false, err
+	}
+	return h.Dtype, h.Shape, true, nil
+}
+
+func (s nodeArrays) ArrayData(name string, size int) ([]byte, error) {
+	a, err := s.r.Read(s.node+"/"+name, int64(size))
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Data) != size {
+		return nil, errors.Errorf("array %q has %d bytes, want %d", a.Name, len(a.Data), size)
+	}
+	return a.Data, nil
 }

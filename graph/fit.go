@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"math"
 	"time"
 
@@ -81,13 +82,24 @@ func (h *History) Last() map[string]float64 {
 // Fit trains the model on train. It stops with an error on a non-finite
 // loss, on an error from a callback (wrapped with the callback's name, the
 // epoch and the step) and on bad input; a callback may also stop it early
-// through Context.StopTraining.
+// through Context.StopTraining. It is FitContext with a context that is
+// never done.
 //
 // The model's inputs and outputs read train's arrays by name (see
 // datasets.Dataset): an input the field of its name, or X; an output's
 // targets the field of its name, or the set's own targets. Errors name the
 // input or output and the sizes that do not match.
 func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
+	return m.FitContext(context.Background(), train, cfg)
+}
+
+// FitContext is Fit, stopped from outside through runCtx (a command cancels
+// it on Ctrl-C, say): once runCtx is done, training stops after the batch that
+// is running, and FitContext returns the history of the completed epochs
+// and an *Interrupted error saying where it stopped, without calling the
+// interrupted epoch's OnEpochEnd or OnTrainEnd; the model, the optimizer
+// and the callbacks hold the state after the last batch run.
+func (m *Model) FitContext(runCtx context.Context, train *datasets.Dataset, cfg FitConfig) (*History, error) {
 	run, err := m.checkFit(train, cfg)
 	if err != nil {
 		return nil, err
@@ -129,6 +141,9 @@ func (m *Model) Fit(train *datasets.Dataset, cfg FitConfig) (*History, error) {
 		tr := run.newTally()
 		var bd batchData
 		for b := 0; ; b++ {
+			if runCtx.Err() != nil {
+				return hist, &Interrupted{Epoch: epoch, Batch: b, Step: ctx.Step, Cause: context.Cause(runCtx)}
+			}
 			x, y, ok := batches.Next()
 			if !ok {
 				break

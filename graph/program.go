@@ -234,7 +234,6 @@ func buildLoss(spec outputSpec, out, target *G.Node) (loss *G.Node, err error) {
 	return loss, nil
 }
 
-
 // load copies n samples into the input and, for training programs, writes
 // the one-hot targets: the fast path of a model with one input and one
 // output trained on class labels.

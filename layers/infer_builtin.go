@@ -2,6 +2,7 @@ package layers
 
 import (
 	"slices"
+	"sort"
 
 	"github.com/pkg/errors"
 	"gonum.org/v1/gonum/blas"
@@ -215,6 +216,11 @@ func loadSparseDense(n *ExportedNode) (InferenceOp, error) {
 	if a.Active < 0 || a.Active > size {
 		return nil, errors.Errorf("%d active edges in a %d × %d layer", a.Active, a.In, a.Out)
 	}
+	// Loading costs memory in proportion to In, Out and the edges; the
+	// arrays justify In (indptr), the edges and, with a bias, Out.
+	if !a.Bias && a.Out > maxLayoutPerEdge*(a.Active+a.In) {
+		return nil, errors.Errorf("out %d for %d inputs and %d active edges without a bias: more outputs than the arrays justify", a.Out, a.In, a.Active)
+	}
 	indptr, err := n.Int64("indptr", a.In+1)
 	if err != nil {
 		return nil, err
@@ -257,19 +263,58 @@ func loadSparseDense(n *ExportedNode) (InferenceOp, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, m := make([]float32, size), make([]float32, size)
+	// The compressed rows as the engine takes them: each row's edges by
+	// increasing output unit (files written elsewhere need not sort them).
+	rows := sparse.Rows{In: a.In, Out: a.Out, Ptr: make([]int, a.In+1), Col: make([]int32, a.Active), Val: vals,
+		Groups: groups, InGroup: inG, OutGroup: outG}
 	for i := 0; i < a.In; i++ {
-		for e := indptr[i]; e < indptr[i+1]; e++ {
-			k := i*a.Out + int(idx[e])
-			if m[k] != 0 {
-				return nil, errors.Errorf("edge (%d, %d) is listed twice", i, idx[e])
+		lo, hi := int(indptr[i]), int(indptr[i+1])
+		rows.Ptr[i+1] = hi
+		for e := lo; e < hi; e++ {
+			rows.Col[e] = int32(idx[e])
+		}
+		row := edgeSorter{rows.Col[lo:hi], vals[lo:hi]}
+		if !sort.IsSorted(row) {
+			sort.Stable(row)
+		}
+		for e := lo + 1; e < hi; e++ {
+			if rows.Col[e] == rows.Col[e-1] {
+				return nil, errors.Errorf("edge (%d, %d) is listed twice", i, rows.Col[e])
 			}
-			m[k], w[k] = 1, vals[e]
 		}
 	}
-	mask := sparse.Mask{Data: m, In: a.In, Out: a.Out, Groups: groups, InGroup: inG, OutGroup: outG, Active: a.Active}
-	plan := sparse.NewPlan(mask, sparse.Auto, sparse.DefaultTuning())
-	return &FrozenG2G{name: n.Name, act: act, bias: bias, frozen: plan.Freeze(w, m)}, nil
+	if err := rows.Check(); err != nil {
+		return nil, err
+	}
+	tuning := sparse.DefaultTuning()
+	plan := sparse.NewPlanRows(rows, sparse.Auto, tuning)
+	if plan.LayoutValues() > maxLayoutPerEdge*a.Active {
+		plan = sparse.NewPlanRows(rows, sparse.Sparse, tuning)
+	}
+	return &FrozenG2G{name: n.Name, act: act, bias: bias, frozen: plan.FreezeRows(rows)}, nil
+}
+
+// maxLayoutPerEdge bounds the weights a loaded sparse layer stores densely
+// (a dense matrix, ensemble blocks) per stored edge; beyond it the layer
+// runs on the sparse kernel, whose memory is proportional to its edges.
+// Auto chooses a dense layout for a mask denser than
+// Tuning.SparseCrossoverGo (0.02: at most 50 weights per edge) and blocks
+// that trained ensemble masks fill, so a layer exported by this package
+// keeps the kernel it would have had; a file claiming a wide layer with few
+// edges cannot make the loader allocate more than its edges justify.
+const maxLayoutPerEdge = 64
+
+// edgeSorter sorts a row's edges by output unit, their weights with them.
+type edgeSorter struct {
+	col []int32
+	val []float32
+}
+
+func (s edgeSorter) Len() int           { return len(s.col) }
+func (s edgeSorter) Less(i, j int) bool { return s.col[i] < s.col[j] }
+func (s edgeSorter) Swap(i, j int) {
+	s.col[i], s.col[j] = s.col[j], s.col[i]
+	s.val[i], s.val[j] = s.val[j], s.val[i]
 }
 
 // --- conv2d
@@ -306,44 +351,29 @@ func (op *convOp) Forward(y []float32, inputs [][]float32, bs int) error {
 	if err := checkForward(y, inputs, bs, width, inSize); err != nil {
 		return err
 	}
-	x := inputs[0]
 	kk := op.inC * op.k * op.k
 	pos := op.outH * op.outW
-	if cap(op.cols) < bs*pos*kk {
-		op.cols = make([]float32, bs*pos*kk)
-		op.prod = make([]float32, bs*pos*op.outC)
+	// The patches of chunk samples at a time, so that their buffer holds
+	// at most convPatchValues values (or one sample's patches): each output
+	// row is one product over the whole inner dimension either way, so the
+	// chunking does not change the result.
+	chunk := max(1, min(bs, convPatchValues/(pos*kk)))
+	if cap(op.cols) < chunk*pos*kk {
+		op.cols = make([]float32, chunk*pos*kk)
+		op.prod = make([]float32, chunk*pos*op.outC)
 	}
-	cols, prod := op.cols[:bs*pos*kk], op.prod[:bs*pos*op.outC]
-	for s := 0; s < bs; s++ {
-		xs := x[s*inSize : (s+1)*inSize]
-		for oh := 0; oh < op.outH; oh++ {
-			for ow := 0; ow < op.outW; ow++ {
-				row := cols[((s*op.outH+oh)*op.outW+ow)*kk:][:kk]
-				r := 0
-				for c := 0; c < op.inC; c++ {
-					for kh := 0; kh < op.k; kh++ {
-						ih := oh*op.stride + kh - op.pad
-						for kw := 0; kw < op.k; kw++ {
-							iw := ow*op.stride + kw - op.pad
-							if ih < 0 || ih >= op.h || iw < 0 || iw >= op.w {
-								row[r] = 0
-							} else {
-								row[r] = xs[(c*op.h+ih)*op.w+iw]
-							}
-							r++
-						}
-					}
+	for s0 := 0; s0 < bs; s0 += chunk {
+		n := min(chunk, bs-s0)
+		op.patches(op.cols[:n*pos*kk], inputs[0][s0*inSize:(s0+n)*inSize], n)
+		prod := op.prod[:n*pos*op.outC]
+		// prod (n·pos × OutChannels) = cols · Wᵀ, W being (OutChannels × kk).
+		sparse.Gemm(blas.NoTrans, blas.Trans, n*pos, op.outC, kk, op.cols, kk, op.wt, kk, prod, op.outC)
+		for s := 0; s < n; s++ {
+			ys := y[(s0+s)*width : (s0+s+1)*width]
+			for p := 0; p < pos; p++ {
+				for o, v := range prod[(s*pos+p)*op.outC:][:op.outC] {
+					ys[o*pos+p] = v
 				}
-			}
-		}
-	}
-	// prod (bs·pos × OutChannels) = cols · Wᵀ, W being (OutChannels × kk).
-	sparse.Gemm(blas.NoTrans, blas.Trans, bs*pos, op.outC, kk, cols, kk, op.wt, kk, prod, op.outC)
-	for s := 0; s < bs; s++ {
-		ys := y[s*width : (s+1)*width]
-		for p := 0; p < pos; p++ {
-			for o, v := range prod[(s*pos+p)*op.outC:][:op.outC] {
-				ys[o*pos+p] = v
 			}
 		}
 	}
@@ -366,6 +396,41 @@ func (op *convOp) Forward(y []float32, inputs [][]float32, bs int) error {
 		}
 	}
 	return nil
+}
+
+// convPatchValues bounds the values of the patch buffer of a convolution
+// op (64 MiB): a batch whose patches need more is computed in chunks of
+// samples.
+var convPatchValues = 1 << 24
+
+// patches writes the im2col rows of the n samples of x into cols: one row
+// of InChannels·Kernel² values per output position.
+func (op *convOp) patches(cols, x []float32, n int) {
+	inSize := op.inC * op.h * op.w
+	kk := op.inC * op.k * op.k
+	for s := 0; s < n; s++ {
+		xs := x[s*inSize : (s+1)*inSize]
+		for oh := 0; oh < op.outH; oh++ {
+			for ow := 0; ow < op.outW; ow++ {
+				row := cols[((s*op.outH+oh)*op.outW+ow)*kk:][:kk]
+				r := 0
+				for c := 0; c < op.inC; c++ {
+					for kh := 0; kh < op.k; kh++ {
+						ih := oh*op.stride + kh - op.pad
+						for kw := 0; kw < op.k; kw++ {
+							iw := ow*op.stride + kw - op.pad
+							if ih < 0 || ih >= op.h || iw < 0 || iw >= op.w {
+								row[r] = 0
+							} else {
+								row[r] = xs[(c*op.h+ih)*op.w+iw]
+							}
+							r++
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // Inference returns the layer's op, reading the live weights.
@@ -413,6 +478,12 @@ func loadConv2D(n *ExportedNode) (InferenceOp, error) {
 	if !ok || inSize != inW || a.InChannels < 1 || a.OutChannels < 1 || a.Height < 1 || a.Width < 1 ||
 		a.Kernel < 1 || a.Stride < 1 || a.Padding < 0 {
 		return nil, errors.Errorf("bad convolution geometry for an input of %d values", inW)
+	}
+	// The geometry Conv2D accepts (see NewConv2D): padding at most half
+	// the kernel, so every output position sees some input, and a kernel
+	// no larger than the padded input, so there is at least one.
+	if 2*a.Padding > a.Kernel {
+		return nil, errors.Errorf("padding %d more than half of kernel %d", a.Padding, a.Kernel)
 	}
 	ph, pw := a.Height+2*a.Padding, a.Width+2*a.Padding
 	if a.Kernel > ph || a.Kernel > pw {

@@ -157,11 +157,41 @@ const MaxArrayValues = math.MaxInt32
 // its little-endian bytes, or ok = false when there is none.
 type ArrayLookup func(name string) (dtype string, shape []int, data []byte, ok bool)
 
+// ArraySource gives the stored arrays of an exported layer by their names
+// relative to the layer, reading an array's data only when asked for it
+// and only up to the size asked for. graph.LoadInference gives loaders one
+// over the model file, so that an array larger than a node's attributes
+// announce is refused before it is read.
+type ArraySource interface {
+	// ArrayHeader returns the NumPy dtype and the shape of the named
+	// array without reading its data; ok is false when there is none.
+	ArrayHeader(name string) (dtype string, shape []int, ok bool, err error)
+	// ArrayData returns the named array's little-endian bytes, which must
+	// be exactly size bytes; a source reads no more than that.
+	ArrayData(name string, size int) ([]byte, error)
+}
+
+// lookupSource is the ArraySource of an ArrayLookup.
+type lookupSource ArrayLookup
+
+func (l lookupSource) ArrayHeader(name string) (string, []int, bool, error) {
+	dtype, shape, _, ok := l(name)
+	return dtype, shape, ok, nil
+}
+
+func (l lookupSource) ArrayData(name string, size int) ([]byte, error) {
+	_, _, data, ok := l(name)
+	if !ok || len(data) != size {
+		return nil, errors.Errorf("array %q has %d bytes, want %d", name, len(data), size)
+	}
+	return data, nil
+}
+
 // ExportedNode is one layer of an exported model as its loader sees it.
-// Its array accessors check each array against the size the caller expects
-// (computed from the attributes, which the loader validates first) before
-// decoding it, so a malformed file cannot make a loader allocate more than
-// its attributes announce.
+// Its array accessors check each array's header against the size the
+// caller expects (computed from the attributes, which the loader validates
+// first) before reading and decoding it, so a malformed file cannot make a
+// loader read or allocate more than its attributes announce.
 type ExportedNode struct {
 	// Name is the layer's name.
 	Name string
@@ -173,13 +203,23 @@ type ExportedNode struct {
 	// InputSizes gives the values per sample of each input, in order.
 	InputSizes []int
 
-	arrays ArrayLookup
+	arrays ArraySource
 }
 
 // NewExportedNode returns the node of a layer named name, of the given
 // kind, with its JSON entry, its input sizes and its arrays.
 func NewExportedNode(name, kind string, attrs json.RawMessage, inputSizes []int, arrays ArrayLookup) *ExportedNode {
-	return &ExportedNode{Name: name, Kind: kind, Attrs: attrs, InputSizes: inputSizes, arrays: arrays}
+	var src ArraySource
+	if arrays != nil {
+		src = lookupSource(arrays)
+	}
+	return NewExportedNodeFrom(name, kind, attrs, inputSizes, src)
+}
+
+// NewExportedNodeFrom is NewExportedNode with arrays read from src, each
+// only when a loader asks for it.
+func NewExportedNodeFrom(name, kind string, attrs json.RawMessage, inputSizes []int, src ArraySource) *ExportedNode {
+	return &ExportedNode{Name: name, Kind: kind, Attrs: attrs, InputSizes: inputSizes, arrays: src}
 }
 
 // DecodeAttrs decodes the node's JSON entry into v (encoding/json; fields
@@ -205,8 +245,8 @@ func (n *ExportedNode) Has(name string) bool {
 	if n.arrays == nil {
 		return false
 	}
-	_, _, _, ok := n.arrays(name)
-	return ok
+	_, _, ok, err := n.arrays.ArrayHeader(name)
+	return ok && err == nil
 }
 
 // Float32 returns the float32 array of that name, which must hold exactly
@@ -247,7 +287,10 @@ func (n *ExportedNode) array(name, dtype string, size, want int) ([]byte, error)
 	if n.arrays == nil {
 		return nil, errors.Errorf("array %q is missing", full)
 	}
-	dt, shape, data, ok := n.arrays(name)
+	dt, shape, ok, err := n.arrays.ArrayHeader(name)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, errors.Errorf("array %q is missing", full)
 	}
@@ -257,6 +300,10 @@ func (n *ExportedNode) array(name, dtype string, size, want int) ([]byte, error)
 	values, ok := sizeOf(shape...)
 	if !ok || values != want {
 		return nil, errors.Errorf("array %q has shape %v, want %d values", full, shape, want)
+	}
+	data, err := n.arrays.ArrayData(name, want*size)
+	if err != nil {
+		return nil, err
 	}
 	if len(data) != want*size {
 		return nil, errors.Errorf("array %q has %d bytes, want %d", full, len(data), want*size)

@@ -13,7 +13,9 @@
 // CSV table and PNG figures into -out (see package
 // examples/internal/experiment); plot re-makes them from the runs saved in
 // -out without training. "g2g -h" lists the commands and "g2g CMD -h" shows
-// a command's flags. Errors are one line on stderr and exit status 1.
+// a command's flags. Errors are one line on stderr and exit status 1; g2g
+// train stopped by SIGINT or SIGTERM (after the current batch, its state
+// saved) exits 130 or 143.
 package main
 
 import (
@@ -101,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			if err != nil {
 				fmt.Fprintf(stderr, "g2g %s: %s\n", name, oneLine(err))
-				return 1
+				return runner.ExitStatus(err)
 			}
 			return 0
 		}
@@ -171,7 +173,9 @@ those of the data set given, fashion-mnist by default.
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	_, err = runner.Run(ds, o, stdout, stderr)
+	ctx, release := runner.InterruptContext(stderr)
+	defer release()
+	_, err = runner.RunContext(ctx, ds, o, stdout, stderr)
 	return err
 }
 

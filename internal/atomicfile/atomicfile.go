@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/pkg/errors"
 )
@@ -49,4 +51,33 @@ func Write(path string, write func(io.Writer) error) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// tempSuffix matches what os.CreateTemp puts for the "*" of Write's
+// temporary names: a decimal random number.
+var tempSuffix = regexp.MustCompile(`^[0-9]+$`)
+
+// StaleTemps returns the paths of the temporary files Write left in dir
+// for targets named as match accepts: files "." + name + ".tmp-" + digits,
+// which exist only while a write is under way or after a process died
+// during one (a kill before the rename). Only regular files are listed.
+// The caller knows no write to those targets is under way.
+func StaleTemps(dir string, match func(name string) bool) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, errors.Wrapf(err, "temporary files in %s", dir)
+	}
+	var out []string
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), ".")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		k := strings.LastIndex(rest, ".tmp-")
+		if k < 0 || !tempSuffix.MatchString(rest[k+len(".tmp-"):]) || !match(rest[:k]) {
+			continue
+		}
+		out = append(out, filepath.Join(dir, e.Name()))
+	}
+	return out, nil
 }

@@ -34,3 +34,22 @@ func TestWriteReplacesWholeOrNothing(t *testing.T) {
 		t.Fatalf("mode %v, want 0644", st.Mode().Perm())
 	}
 }
+
+// StaleTemps lists what Write's temporary naming produces for the matched
+// targets, and nothing else.
+func TestStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	// What Write creates before it renames (as os.CreateTemp names it).
+	f, err := os.CreateTemp(dir, ".a.npz.tmp-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, n := range []string{".b.npz.tmp-12", "a.npz", ".a.npz.tmp-", ".a.npz.tmp-1x"} {
+		os.WriteFile(filepath.Join(dir, n), nil, 0o644)
+	}
+	got, err := StaleTemps(dir, func(name string) bool { return name == "a.npz" })
+	if err != nil || len(got) != 1 || got[0] != f.Name() {
+		t.Fatalf("stale temporaries %v (%v), want [%s]", got, err, f.Name())
+	}
+}

@@ -132,36 +132,22 @@ func header(a Array) []byte {
 	return buf.Bytes()
 }
 
-// Read loads every array of the .npz archive at path.
+// Read loads every array of the .npz archive at path, each of at most
+// MaxEntryBytes. It is meant for files the caller trusts (its own, tests):
+// loaders of files from elsewhere use Open and read each array with the
+// bound they expect.
 func Read(path string) (map[string]Array, error) {
-	zr, err := zip.OpenReader(path)
+	r, err := Open(path)
 	if err != nil {
-		return nil, errors.Wrapf(err, "npz %s: not a readable zip archive (truncated or corrupt?)", path)
+		return nil, err
 	}
-	defer zr.Close()
+	defer r.Close()
 	out := map[string]Array{}
-	for _, f := range zr.File {
-		name := strings.TrimSuffix(f.Name, ".npy")
-		if name == f.Name {
-			return nil, errors.Errorf("npz %s: entry %q is not a .npy file", path, f.Name)
-		}
-		if f.UncompressedSize64 > 1<<34 {
-			return nil, errors.Errorf("npz %s: entry %q claims %d bytes", path, f.Name, f.UncompressedSize64)
-		}
-		rc, err := f.Open()
+	for _, name := range r.Names() {
+		a, err := r.Read(name, MaxEntryBytes)
 		if err != nil {
-			return nil, errors.Wrapf(err, "npz %s: entry %q", path, f.Name)
+			return nil, err
 		}
-		raw, err := io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
-		rc.Close()
-		if err != nil {
-			return nil, errors.Wrapf(err, "npz %s: entry %q is corrupt", path, f.Name)
-		}
-		a, err := ParseNPY(raw)
-		if err != nil {
-			return nil, errors.Wrapf(err, "npz %s: entry %q", path, f.Name)
-		}
-		a.Name = name
 		out[name] = a
 	}
 	return out, nil
@@ -173,64 +159,17 @@ var (
 	shapeRe = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
 )
 
-// ParseNPY decodes one .npy file (format version 1.0 or 2.0, C order, a
-// dtype of Array.Dtype's list). The data must have exactly the size the
+// ParseNPY decodes one .npy file (format version 1.0, 2.0 or 3.0, C order,
+// a dtype of Array.Dtype's list). The data must have exactly the size the
 // header announces.
 func ParseNPY(raw []byte) (Array, error) {
-	var a Array
-	if len(raw) < 10 || string(raw[:6]) != "\x93NUMPY" {
-		return a, errors.New("not a .npy file (bad magic)")
+	a, hlen, err := readHeader(bytes.NewReader(raw))
+	if err != nil {
+		return a, err
 	}
-	var hlen, start int
-	switch raw[6] {
-	case 1:
-		hlen, start = int(binary.LittleEndian.Uint16(raw[8:10])), 10
-	case 2, 3:
-		if len(raw) < 12 {
-			return a, errors.New("truncated .npy header")
-		}
-		hlen, start = int(binary.LittleEndian.Uint32(raw[8:12])), 12
-	default:
-		return a, errors.Errorf("unsupported .npy version %d.%d", raw[6], raw[7])
-	}
-	if hlen > len(raw)-start {
-		return a, errors.Errorf("truncated .npy header: %d bytes announced, %d present", hlen, len(raw)-start)
-	}
-	dict := string(raw[start : start+hlen])
-	m := descrRe.FindStringSubmatch(dict)
-	if m == nil {
-		return a, errors.Errorf("npy header %q has no descr", dict)
-	}
-	a.Dtype = m[1]
-	size, ok := itemSize[a.Dtype]
-	if !ok {
-		return a, errors.Errorf("unsupported dtype %q", a.Dtype)
-	}
-	if o := orderRe.FindStringSubmatch(dict); o == nil || o[1] != "False" {
-		return a, errors.New("only C-order arrays are supported (fortran_order must be False)")
-	}
-	s := shapeRe.FindStringSubmatch(dict)
-	if s == nil {
-		return a, errors.Errorf("npy header %q has no shape", dict)
-	}
-	n := 1
-	for _, f := range strings.Split(s[1], ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		d, err := strconv.Atoi(f)
-		if err != nil || d < 0 || d > 1<<31 {
-			return a, errors.Errorf("bad dimension %q in shape (%s)", f, s[1])
-		}
-		a.Shape = append(a.Shape, d)
-		if n *= d; n > 1<<34 {
-			return a, errors.Errorf("shape (%s) is absurdly large", s[1])
-		}
-	}
-	data := raw[start+hlen:]
-	if len(data) != n*size {
-		return a, errors.Errorf("shape (%s) of %s needs %d data bytes, found %d", s[1], a.Dtype, n*size, len(data))
+	data := raw[hlen:]
+	if n := a.Len() * itemSize[a.Dtype]; len(data) != n {
+		return a, errors.Errorf("shape %v of %s needs %d data bytes, found %d", a.Shape, a.Dtype, n, len(data))
 	}
 	a.Data = data
 	return a, nil

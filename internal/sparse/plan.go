@@ -82,13 +82,21 @@ type strategy interface {
 // falls back to Dense when the ensembles are not contiguous; Auto chooses
 // by the mask's density and its non-empty blocks (see Tuning).
 func NewPlan(m Mask, want Kernel, t Tuning) *Plan {
-	p := &Plan{version: m.Version, want: want, tuning: t, in: m.In, out: m.Out, kernel: Dense}
-	g := m.Groups
+	count := func(i0, i1, j0, j1 int) int { return blockEdges(m, i0, i1, j0, j1) }
+	patterns := func(skip [][4]int) (*kernels.Pattern, *kernels.Pattern) { return edgePatterns(m, skip) }
+	return newPlan(m.Version, m.In, m.Out, m.Groups, m.InGroup, m.OutGroup, m.Active, want, t, count, patterns)
+}
+
+// newPlan is NewPlan on a mask of in × out with active edges, seen through
+// count (the active edges of a block) and patterns (edgePatterns).
+func newPlan(version uint64, in, out, g int, inGroup, outGroup []int, active int, want Kernel, t Tuning,
+	count func(i0, i1, j0, j1 int) int, patterns func(skip [][4]int) (*kernels.Pattern, *kernels.Pattern)) *Plan {
+	p := &Plan{version: version, want: want, tuning: t, in: in, out: out, kernel: Dense}
 	var counts []int // active edges per block, parallel to p.blocks
-	if ib, ob := EnsembleBounds(m.InGroup), EnsembleBounds(m.OutGroup); len(ib) == g+1 && len(ob) == g+1 {
+	if ib, ob := EnsembleBounds(inGroup), EnsembleBounds(outGroup); len(ib) == g+1 && len(ob) == g+1 {
 		for gi := 0; gi < g; gi++ {
 			for gj := 0; gj < g; gj++ {
-				if n := blockEdges(m, ib[gi], ib[gi+1], ob[gj], ob[gj+1]); n > 0 {
+				if n := count(ib[gi], ib[gi+1], ob[gj], ob[gj+1]); n > 0 {
 					p.blocks = append(p.blocks, [4]int{ib[gi], ib[gi+1], ob[gj], ob[gj+1]})
 					counts = append(counts, n)
 				}
@@ -104,7 +112,7 @@ func NewPlan(m Mask, want Kernel, t Tuning) *Plan {
 	case Sparse:
 		p.kernel = Sparse
 	case Auto:
-		p.kernel = t.choose(float64(m.Active)/float64(len(m.Data)), blocksOK, len(p.blocks), g)
+		p.kernel = t.choose(float64(active)/float64(in*out), blocksOK, len(p.blocks), g)
 	}
 	switch p.kernel {
 	case Dense:
@@ -124,7 +132,8 @@ func NewPlan(m Mask, want Kernel, t Tuning) *Plan {
 			}
 		}
 		p.blocks, counts = dense, n
-		p.byOut, p.byIn, p.packedOut, p.inToOut = edgePatterns(m, p.blocks)
+		p.byOut, p.byIn = patterns(p.blocks)
+		p.packedOut, p.inToOut = packOrder(p.byOut, p.byIn)
 		p.run = sparseKernel{}
 	}
 	p.full = make([]bool, len(p.blocks))
@@ -204,7 +213,7 @@ func (p *Plan) liveBlocks(w, wm []float32) func(k int) ([]float32, int) {
 // edgePatterns lists the mask's active edges outside the given blocks by
 // output unit (for the forward product) and by input unit (for the input
 // gradient and the weight gradient), with offsets into W.
-func edgePatterns(m Mask, skip [][4]int) (byOut, byIn, packedOut *kernels.Pattern, inToOut []int32) {
+func edgePatterns(m Mask, skip [][4]int) (byOut, byIn *kernels.Pattern) {
 	in, out, d := m.In, m.Out, m.Data
 	inBlock := func(i, j int) bool {
 		for _, b := range skip {
@@ -235,27 +244,43 @@ func edgePatterns(m Mask, skip [][4]int) (byOut, byIn, packedOut *kernels.Patter
 	ptrOut := append([]int32(nil), fan...)
 	colOut := make([]int32, len(colIn))
 	offOut := make([]int32, len(colIn))
-	inToOut = make([]int32, len(colIn))
 	next := fan[:out]
 	for i := 0; i < in; i++ {
 		for e := ptrIn[i]; e < ptrIn[i+1]; e++ {
 			j := colIn[e]
 			colOut[next[j]] = int32(i)
 			offOut[next[j]] = offIn[e]
-			inToOut[e] = next[j]
 			next[j]++
 		}
-	}
-	seq := make([]int32, len(colIn))
-	for e := range seq {
-		seq[e] = int32(e)
 	}
 	// The arrays are well formed by construction; NewPattern only records
 	// their bounds.
 	byIn, _ = kernels.NewPattern(ptrIn, colIn, offIn)
 	byOut, _ = kernels.NewPattern(ptrOut, colOut, offOut)
-	packedOut, _ = kernels.NewPattern(ptrOut, colOut, seq)
-	return byOut, byIn, packedOut, inToOut
+	return byOut, byIn
+}
+
+// packOrder returns byOut reading its weights from a packed copy (offsets
+// 0, 1, ...), and for every edge of byIn its place in byOut: both list the
+// same edges, byOut with each output's inputs in increasing order.
+func packOrder(byOut, byIn *kernels.Pattern) (packedOut *kernels.Pattern, inToOut []int32) {
+	n := byIn.NNZ()
+	inToOut = make([]int32, n)
+	next := append([]int32(nil), byOut.Ptr[:byOut.Rows()]...)
+	for i := 0; i < byIn.Rows(); i++ {
+		for e := byIn.Ptr[i]; e < byIn.Ptr[i+1]; e++ {
+			j := byIn.Col[e]
+			inToOut[e] = next[j]
+			next[j]++
+		}
+	}
+	seq := make([]int32, n)
+	for e := range seq {
+		seq[e] = int32(e)
+	}
+	// Same rows and columns as byOut, offsets 0, 1, ...: well formed.
+	packedOut, _ = kernels.NewPattern(byOut.Ptr, byOut.Col, seq)
+	return packedOut, inToOut
 }
 
 // packForward writes the weights of the edges outside the blocks into wp

@@ -136,7 +136,7 @@ func CIFAR10() *Dataset {
 			cands = append(cands, filepath.Join("..", "shared", "data", "cifar10-jpeg.tar.gz"), SharedCIFAR10JPEG)
 			for _, c := range cands {
 				if st, err := os.Stat(c); err == nil && !st.IsDir() {
-					ds, err := datasets.LoadImageFolders(c, datasets.ImageFolderOptions{Channels: 3}, "train", "test")
+					ds, err := datasets.LoadImageFolders(c, cifarImages, "train", "test")
 					if err != nil {
 						return nil, nil, "", err
 					}
@@ -181,6 +181,10 @@ func CIFAR100() *Dataset {
 	}
 }
 
+// cifarImages loads CIFAR image folders: RGB, and 32×32 as the models
+// want, checked on each image's header before any is decoded.
+var cifarImages = datasets.ImageFolderOptions{Channels: 3, Width: 32, Height: 32}
+
 // loadCIFARPath loads the official binary release of kind at path (a
 // directory or archive), or else an image folder with train/ and test/.
 func loadCIFARPath(path string, kind datasets.CIFARKind) (train, test *datasets.Dataset, source string, err error) {
@@ -196,7 +200,7 @@ func loadCIFARPath(path string, kind datasets.CIFARKind) (train, test *datasets.
 	if binErr == nil {
 		return train, test, path, nil
 	}
-	ds, imgErr := datasets.LoadImageFolders(path, datasets.ImageFolderOptions{Channels: 3}, "train", "test")
+	ds, imgErr := datasets.LoadImageFolders(path, cifarImages, "train", "test")
 	if imgErr == nil {
 		return ds[0], ds[1], path, nil
 	}
@@ -211,10 +215,14 @@ func download(set datasets.RemoteSet, o *Options, stderr io.Writer) (string, err
 	return d.Fetch(context.Background(), set)
 }
 
-// BuildModel builds the model o describes for ds.
+// BuildModel builds the model o describes for ds, after checking the
+// machine has the memory to train it (checkMemory).
 func BuildModel(ds *Dataset, o *Options) (*graph.Model, error) {
 	hidden, err := o.HiddenWidths()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkMemory(ds, o); err != nil {
 		return nil, err
 	}
 	cfg := g2gnet.MLPConfig{

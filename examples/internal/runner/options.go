@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -84,6 +85,9 @@ type Options struct {
 	CheckpointEvery int    `json:"-"`
 	KeepCheckpoints int    `json:"-"`
 	Resume          string `json:"-"`
+	// DivergeFactor stops a run whose epoch loss exceeds this many times
+	// its first batch's (callbacks.TerminateOnDivergence); 0: no check.
+	DivergeFactor float64 `json:"-"`
 }
 
 // Defaults returns the reference settings of docs/design.md §5 for ds.
@@ -95,7 +99,7 @@ func Defaults(ds *Dataset) Options {
 		Scope: callbacks.ScopeAnywhere, GrowInit: callbacks.GrowZero, Measure: callbacks.MeasurePearson,
 		HebbianN: callbacks.DefaultHebbianEveryN,
 		Augment:  ds.Augmentable, Labels: ds.DefaultLabels,
-		CheckpointDir: "checkpoints",
+		CheckpointDir: "checkpoints", DivergeFactor: callbacks.DefaultDivergenceFactor,
 	}
 }
 
@@ -181,6 +185,7 @@ func RegisterFlags(fs *flag.FlagSet, o *Options, ds *Dataset) {
 	fs.StringVar(&o.CheckpointDir, "checkpoint-dir", o.CheckpointDir, "directory for -checkpoint-every")
 	fs.IntVar(&o.KeepCheckpoints, "keep-checkpoints", o.KeepCheckpoints, "keep only the newest n periodic checkpoints (0: all)")
 	fs.StringVar(&o.Resume, "resume", o.Resume, "resume from this checkpoint file, or the newest one in this directory")
+	fs.Float64Var(&o.DivergeFactor, "diverge-factor", o.DivergeFactor, "fail when an epoch's mean loss exceeds this many times the first batch's (0: no check)")
 }
 
 // HiddenWidths parses Hidden.
@@ -217,6 +222,8 @@ func (o *Options) Validate() error {
 		return errors.New("-dst and -hebbian both rewire: use one (-dst -regrow hebbian is DST with Hebbian regrowth)")
 	case (o.DST || o.Hebbian) && !o.Model.Sparse():
 		return errors.Errorf("-dst and -hebbian need a sparse -model (g2g, er or erk), got %q", o.Model)
+	case math.IsNaN(o.Zeta) || math.IsInf(o.Zeta, 0):
+		return errors.Errorf("-zeta %v: want a value in (0, 1)", o.Zeta)
 	case (o.DST || o.Hebbian) && !(o.Zeta > 0 && o.Zeta < 1):
 		return errors.Errorf("-zeta %v: want a value in (0, 1)", o.Zeta)
 	case o.HebbianN < 1:
@@ -229,6 +236,8 @@ func (o *Options) Validate() error {
 		return errors.Errorf("-checkpoint-every %d: want 0 or more", o.CheckpointEvery)
 	case o.KeepCheckpoints < 0:
 		return errors.Errorf("-keep-checkpoints %d: want 0 or more", o.KeepCheckpoints)
+	case o.DivergeFactor != 0 && !(o.DivergeFactor > 1 && o.DivergeFactor <= math.MaxFloat64):
+		return errors.Errorf("-diverge-factor %v: want 0 (no check) or a finite value above 1", o.DivergeFactor)
 	}
 	if _, err := o.HiddenWidths(); err != nil {
 		return err

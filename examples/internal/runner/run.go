@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -47,19 +48,28 @@ type Result struct {
 }
 
 // Main runs ds's command on the process's arguments and exits: status 0 on
-// success (and for -h), 1 with a one-line error otherwise.
+// success (and for -h), 1 with a one-line error otherwise, 130 or 143 when
+// SIGINT or SIGTERM stopped training (see InterruptContext).
 func Main(ds *Dataset) {
-	o, err := Parse(ds, os.Args[1:], os.Stderr)
+	os.Exit(mainStatus(ds, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// mainStatus is Main without the exit: it returns the status.
+func mainStatus(ds *Dataset, args []string, stdout, stderr io.Writer, extra ...graph.Callback) int {
+	o, err := Parse(ds, args, stderr)
 	if err == nil {
-		_, err = Run(ds, o, os.Stdout, os.Stderr)
+		ctx, release := InterruptContext(stderr)
+		defer release()
+		_, err = RunContext(ctx, ds, o, stdout, stderr, extra...)
 	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
+			return 0
 		}
-		fmt.Fprintf(os.Stderr, "%s: %v\n", ds.Name, err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "%s: %v\n", ds.Name, err)
+		return ExitStatus(err)
 	}
+	return 0
 }
 
 // Command parses args and runs ds's command, printing to stdout and stderr.
@@ -110,9 +120,21 @@ func rewiring(o *Options, log io.Writer) (graph.Callback, string, error) {
 
 // Run trains the model o describes on ds, with extra callbacks appended
 // after the built-in ones (before checkpointing), and prints the results
-// table (and with o.JSON a last JSON line) on stdout.
+// table (and with o.JSON a last JSON line) on stdout. It is RunContext with
+// a context that is never done.
 func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callback) (*Result, error) {
+	return RunContext(context.Background(), ds, o, stdout, stderr, extra...)
+}
+
+// RunContext is Run, stopped from outside through ctx (InterruptContext
+// cancels it on SIGINT or SIGTERM): training stops after the current batch
+// and the state reached is saved (see saveInterrupted); the error wraps the
+// *graph.Interrupted.
+func RunContext(ctx context.Context, ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callback) (*Result, error) {
 	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkOutputs(&o); err != nil {
 		return nil, err
 	}
 	// Build the model and callbacks before loading data, so configuration
@@ -181,6 +203,13 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 	if !o.Quiet {
 		cbs = append(cbs, callbacks.NewProgress(stderr))
 	}
+	if o.DivergeFactor > 0 {
+		div, err := callbacks.NewTerminateOnDivergence(callbacks.DivergenceConfig{Factor: o.DivergeFactor})
+		if err != nil {
+			return nil, err
+		}
+		cbs = append(cbs, div)
+	}
 	if rewireCB != nil {
 		cbs = append(cbs, rewireCB)
 	}
@@ -245,7 +274,14 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 			}
 			defer pprof.StopCPUProfile()
 		}
-		if hist, err = model.Fit(train, fit); err != nil {
+		if hist, err = model.FitContext(ctx, train, fit); err != nil {
+			var intr *graph.Interrupted
+			if errors.As(err, &intr) {
+				return nil, saveInterrupted(model, opt, cbs, &o, config, hist.Last(), intr)
+			}
+			if errors.Is(err, callbacks.ErrDiverged) {
+				err = fmt.Errorf("%w (lower -lr %v? -diverge-factor sets the check)", err, o.LR)
+			}
 			return nil, err
 		}
 		res.History = hist.Epochs
@@ -260,12 +296,12 @@ func Run(ds *Dataset, o Options, stdout, stderr io.Writer, extra ...graph.Callba
 			return nil, err
 		}
 		st.Config = config
-		if err := model.SaveCheckpoint(o.Save, st); err != nil {
+		if err := writeOrKeep("-save", o.Save, func(p string) error { return model.SaveCheckpoint(p, st) }); err != nil {
 			return nil, err
 		}
 	}
 	if o.Export != "" {
-		if err := model.Export(o.Export); err != nil {
+		if err := writeOrKeep("-export", o.Export, model.Export); err != nil {
 			return nil, err
 		}
 	}
