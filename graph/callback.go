@@ -118,15 +118,23 @@ func (c *Context) Activations(l layers.Sparse) (in, out *tensor.Dense, ok bool) 
 	if c.prog == nil {
 		return nil, nil, false
 	}
-	for _, t := range c.prog.taps {
+	for k, t := range c.prog.taps {
 		if t.Layer != l {
 			continue
 		}
 		in, ok1 := c.prog.exec.value(t.Input).(*tensor.Dense)
 		out, ok2 := c.prog.exec.value(t.Output).(*tensor.Dense)
-		if ok1 && ok2 {
-			return in, out, true
+		if !ok1 || !ok2 {
+			return nil, nil, false
 		}
+		var err error
+		if t.InputFM {
+			in, err = c.prog.batchMajor(&c.prog.tapBuf[k][0], in)
+		}
+		if err == nil && t.OutputFM {
+			out, err = c.prog.batchMajor(&c.prog.tapBuf[k][1], out)
+		}
+		return in, out, err == nil
 	}
 	return nil, nil, false
 }

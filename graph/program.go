@@ -7,6 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 	"github.com/g2g-ml/g2g/layers"
 	"github.com/g2g-ml/g2g/optim"
 )
@@ -34,8 +35,11 @@ type program struct {
 	params    []*layers.Param
 	nodes     []*G.Node
 	taps      []layers.Tap
-	opt       []optim.Param
-	gradBuf   [][]float32
+	// tapBuf[k] holds batch-major copies of tap k's feature-major values
+	// (Context.Activations), with the tensors wrapping them.
+	tapBuf  [][2]tapCopy
+	opt     []optim.Param
+	gradBuf [][]float32
 	// gradNodes are the gradient nodes of params, in the same order; their
 	// values are read after each run: no dual values, so nothing
 	// accumulates and nothing needs clearing between steps.
@@ -66,6 +70,48 @@ func (m *Model) program(batch int, train bool) (p *program, err error) {
 	return p, nil
 }
 
+// featureMajorChains turns the feature-major hand-over between layers on
+// (tests compare with it off).
+var featureMajorChains = true
+
+// featureMajorOutputs returns the layer applications whose output a
+// training graph hands over feature-major: those of a layer that can
+// (layers.FeatureMajorCapable, now) whose output is not a model output and
+// is read only by single-input layers that can take it so. Consecutive
+// sparse layers then skip the transposes between them; evaluation graphs
+// keep every value batch-major (their products work in chunks).
+func (m *Model) featureMajorOutputs(train bool) map[*Ref]bool {
+	fm := map[*Ref]bool{}
+	if !train || !featureMajorChains {
+		return fm
+	}
+	capable := func(l layers.Layer) bool {
+		c, ok := l.(layers.FeatureMajorCapable)
+		return ok && c.FeatureMajorIO()
+	}
+	readers := map[*Ref][]*Ref{}
+	for _, r := range m.order {
+		for _, in := range r.inputs {
+			readers[in] = append(readers[in], r)
+		}
+	}
+	outputs := map[*Ref]bool{}
+	for _, r := range m.outputs {
+		outputs[r] = true
+	}
+	for _, r := range m.order {
+		if r.layer == nil || outputs[r] || len(readers[r]) == 0 || !capable(r.layer) {
+			continue
+		}
+		ok := true
+		for _, c := range readers[r] {
+			ok = ok && c.layer != nil && len(c.inputs) == 1 && capable(c.layer)
+		}
+		fm[r] = ok
+	}
+	return fm
+}
+
 // setObjective makes obj the objective of the training programs, dropping
 // the cached ones when it needs other graphs.
 func (m *Model) setObjective(obj *objective) {
@@ -88,6 +134,7 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 		p.xs = append(p.xs, x)
 	}
 	p.x = p.xs[0]
+	fm := m.featureMajorOutputs(train)
 	for _, r := range m.order {
 		if r.layer == nil {
 			continue
@@ -96,7 +143,9 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 		for i, in := range r.inputs {
 			ins[i] = values[in]
 		}
+		b.SetOutputFeatureMajor(fm[r])
 		out, err := r.layer.Forward(b, ins...)
+		b.SetOutputFeatureMajor(false)
 		if err != nil {
 			return nil, errors.Wrap(err, "model")
 		}
@@ -126,6 +175,7 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 		p.nodes = append(p.nodes, b.ParamNode(prm))
 	}
 	p.taps = b.Taps()
+	p.tapBuf = make([][2]tapCopy, len(p.taps))
 
 	if !train {
 		return p, p.prepare()
@@ -387,4 +437,28 @@ func (p *program) String() string {
 		kind = "train"
 	}
 	return fmt.Sprintf("%s program (batch %d)", kind, p.batch)
+}
+
+// tapCopy is a reused batch-major copy of a feature-major value.
+type tapCopy struct {
+	data []float32
+	t    *tensor.Dense
+}
+
+// batchMajor returns the feature-major value v (units × padded batch) as a
+// (batch, units) tensor, transposed into c.
+func (p *program) batchMajor(c *tapCopy, v *tensor.Dense) (*tensor.Dense, error) {
+	s := v.Shape()
+	if len(s) != 2 {
+		return nil, errors.Errorf("feature-major value of shape %v", s)
+	}
+	units, bp := s[0], s[1]
+	if cap(c.data) < p.batch*units {
+		c.data = make([]float32, p.batch*units)
+		c.t = tensor.New(tensor.WithShape(p.batch, units), tensor.WithBacking(c.data[:p.batch*units]))
+	}
+	if err := kernels.Transpose(c.data[:p.batch*units], units, v.Float32s(), bp, units, p.batch); err != nil {
+		return nil, err
+	}
+	return c.t, nil
 }

@@ -27,6 +27,11 @@ type biasActOp struct {
 	label string
 	out   []float32
 	wrap  gop.Out
+	// fm: z is feature-major (units × padded batch): a bias per row,
+	// applied to the first batch columns; the padding columns of the
+	// result are zero.
+	fm    bool
+	batch int
 }
 
 // biasAct adds act(y + b) (b may be nil) to the graph.
@@ -49,6 +54,30 @@ func biasAct(l Layer, b *Builder, y *G.Node, bias *Param, act Activation) (*G.No
 	if err != nil {
 		return nil, wrap(l, err, "bias and activation")
 	}
+	return out, nil
+}
+
+// biasActFeatureMajor is biasAct for a feature-major y (units × padded
+// batch, see Builder.SetOutputFeatureMajor): the result is feature-major
+// too, with zero padding columns, and marked so.
+func biasActFeatureMajor(l Layer, b *Builder, y *G.Node, bias *Param, act Activation) (*G.Node, error) {
+	if _, err := ParseActivation(string(act)); err != nil {
+		return nil, wrap(l, err, "activation")
+	}
+	b.MarkFeatureMajor(y)
+	if bias == nil && (act == "" || act == Linear) {
+		return y, nil
+	}
+	op := &biasActOp{act: act, bias: bias != nil, label: l.Name(), fm: true, batch: b.Batch}
+	in := []*G.Node{y}
+	if bias != nil {
+		in = append(in, b.Param(bias))
+	}
+	out, err := G.ApplyOp(op, in...)
+	if err != nil {
+		return nil, wrap(l, err, "bias and activation")
+	}
+	b.MarkFeatureMajor(out)
 	return out, nil
 }
 
@@ -99,6 +128,9 @@ func (op *biasActOp) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
+	if op.fm {
+		return op.doFeatureMajor(z, shape, vals)
+	}
 	n := shape[1]
 	var b []float32
 	if op.bias {
@@ -119,6 +151,40 @@ func (op *biasActOp) Do(vals ...G.Value) (G.Value, error) {
 	return op.wrap.Matrix(y, shape[0], n), nil
 }
 
+// doFeatureMajor is Do for feature-major z: row j is unit j's values over
+// the batch, its bias added to the first batch columns (the same additions
+// as the batch-major Do), the padding columns zero.
+func (op *biasActOp) doFeatureMajor(z []float32, shape tensor.Shape, vals []G.Value) (G.Value, error) {
+	units, bp := shape[0], shape[1]
+	var b []float32
+	if op.bias {
+		var err error
+		if b, _, err = gop.Floats(vals[1]); err != nil {
+			return nil, errors.Wrap(err, op.String())
+		}
+		if len(b) != units {
+			return nil, errors.Errorf("%v: bias of %d for %d units", op, len(b), units)
+		}
+	}
+	if op.batch > bp {
+		return nil, errors.Errorf("%v: a batch of %d in rows of %d", op, op.batch, bp)
+	}
+	op.out = grow(op.out, len(z))
+	y := op.out
+	rowsParallel(units, bp, func(r0, r1 int) {
+		for j := r0; j < r1; j++ {
+			var bj float32
+			if b != nil {
+				bj = b[j]
+			}
+			row := y[j*bp : (j+1)*bp]
+			op.act.ApplyWithBias(row[:op.batch], z[j*bp:j*bp+op.batch], nil, bj)
+			clear(row[op.batch:])
+		}
+	})
+	return op.wrap.Matrix(y, units, bp), nil
+}
+
 func (op *biasActOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	dz := grad
 	if op.act != "" && op.act != Linear {
@@ -130,7 +196,7 @@ func (op *biasActOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 	if !op.bias {
 		return G.Nodes{dz}, nil
 	}
-	db, err := G.ApplyOp(&colSumOp{label: op.label}, dz)
+	db, err := G.ApplyOp(&colSumOp{label: op.label, fm: op.fm, batch: op.batch}, dz)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +301,11 @@ type colSumOp struct {
 	label string
 	out   []float32
 	wrap  gop.Out
+	// fm: the matrix is feature-major (units × padded batch): the sums
+	// are over the first batch entries of each row, in the same order as
+	// the batch-major sums.
+	fm    bool
+	batch int
 }
 
 func (op *colSumOp) Arity() int { return 1 }
@@ -246,6 +317,9 @@ func (op *colSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, ok := in[0].(tensor.Shape)
 	if !ok || len(s) != 2 {
 		return nil, errors.Errorf("%v: want a matrix, got %v", op, in[0])
+	}
+	if op.fm {
+		return tensor.Shape{s[0]}, nil
 	}
 	return tensor.Shape{s[1]}, nil
 }
@@ -264,6 +338,18 @@ func (op *colSumOp) Do(vals ...G.Value) (G.Value, error) {
 	d, shape, err := gop.Floats(vals[0])
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
+	}
+	if op.fm {
+		units, bp := shape[0], shape[1]
+		op.out = grow(op.out, units)
+		for j := range op.out {
+			var sum float32
+			for _, v := range d[j*bp : j*bp+op.batch] {
+				sum += v
+			}
+			op.out[j] = sum
+		}
+		return op.wrap.Vector(op.out), nil
 	}
 	n := shape[1]
 	op.out = grow(op.out, n)

@@ -26,6 +26,8 @@ type Builder struct {
 	consts    map[*tensor.Dense]*G.Node
 	beforeRun []func(step int) error
 	taps      []Tap
+	fm        map[*G.Node]bool // nodes holding feature-major values
+	outFM     bool             // the next Forward may give its output feature-major
 }
 
 // Tap records the input and output (after the nonlinearity) nodes of a
@@ -34,6 +36,10 @@ type Tap struct {
 	Layer  Sparse
 	Input  *G.Node
 	Output *G.Node
+	// InputFM and OutputFM report that Input and Output hold
+	// feature-major values (see Builder.FeatureMajor): one row per unit,
+	// the batch padded along the row.
+	InputFM, OutputFM bool
 }
 
 // NewBuilder returns a Builder for a new graph with the given batch size.
@@ -44,8 +50,28 @@ func NewBuilder(training bool, batch int) *Builder {
 		Batch:    batch,
 		params:   map[*Param]*G.Node{},
 		consts:   map[*tensor.Dense]*G.Node{},
+		fm:       map[*G.Node]bool{},
 	}
 }
+
+// SetOutputFeatureMajor says whether the layer built next may give its
+// output feature-major: one row per unit, the batch padded to a multiple of
+// 16 along the row (padding columns zero), the layout of the sparse
+// kernels. The model sets it for a layer whose output only layers that
+// take feature-major inputs read (FeatureMajorCapable), so that two sparse
+// layers in a row skip the transposes between them. A layer that gives a
+// feature-major output marks it with MarkFeatureMajor; every other layer
+// ignores the setting.
+func (b *Builder) SetOutputFeatureMajor(on bool) { b.outFM = on }
+
+// OutputFeatureMajor reports the setting of SetOutputFeatureMajor.
+func (b *Builder) OutputFeatureMajor() bool { return b.outFM }
+
+// MarkFeatureMajor records that n holds feature-major values.
+func (b *Builder) MarkFeatureMajor(n *G.Node) { b.fm[n] = true }
+
+// FeatureMajor reports whether n holds feature-major values.
+func (b *Builder) FeatureMajor(n *G.Node) bool { return b.fm[n] }
 
 // Param returns the node bound to p in this graph, creating it on first use.
 // The node shares p.Value's memory.
@@ -93,7 +119,7 @@ func (b *Builder) RunHooks(step int) error {
 
 // Record notes the input and output nodes of a sparse layer.
 func (b *Builder) Record(l Sparse, in, out *G.Node) {
-	b.taps = append(b.taps, Tap{Layer: l, Input: in, Output: out})
+	b.taps = append(b.taps, Tap{Layer: l, Input: in, Output: out, InputFM: b.fm[in], OutputFM: b.fm[out]})
 }
 
 // Taps returns the recorded sparse-layer inputs and outputs.

@@ -47,4 +47,17 @@ var (
 	_ MACCounter        = (*G2G)(nil)
 	_ MACCounter        = (*Dense)(nil)
 	_ MACCounter        = (*Conv2D)(nil)
+
+	_ FeatureMajorCapable = (*G2G)(nil)
 )
+
+// FeatureMajorCapable is implemented by single-input layers that can take
+// their input and give their output feature-major (see
+// Builder.SetOutputFeatureMajor) at no extra cost; FeatureMajorIO reports
+// whether they can now. A model lets consecutive such layers hand their
+// activations over feature-major in its training graphs. G2G layers on the
+// sparse kernel are.
+type FeatureMajorCapable interface {
+	Layer
+	FeatureMajorIO() bool
+}

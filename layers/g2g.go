@@ -6,6 +6,7 @@ import (
 
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/g2g-ml/g2g/internal/rngs"
 	"github.com/g2g-ml/g2g/internal/sparse"
@@ -371,20 +372,47 @@ func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if x.Dims() != 2 || x.Shape()[1] != l.cfg.In {
+	// The input may come feature-major from another sparse layer, and the
+	// output may go on feature-major when the model asks (see
+	// Builder.SetOutputFeatureMajor): the transposes in between are saved.
+	op := &maskedMul{opBase: opBase{layer: l, pr: &sparse.Product{}, label: "x·(W⊙M)", a: 0, ra: 0, b: 1, rb: 1, batch: b.Batch},
+		diffX: x.Op() != nil} // a graph input (op == nil) needs no gradient
+	op.lay = sparse.Layout{InFM: b.FeatureMajor(x), OutFM: b.OutputFeatureMajor() && l.FeatureMajorIO()}
+	if op.lay.InFM {
+		if want := op.fmShape(l.cfg.In); !x.Shape().Eq(want) {
+			return nil, errorf(l, "feature-major input shape %v, want %v", x.Shape(), want)
+		}
+	} else if x.Dims() != 2 || x.Shape()[1] != l.cfg.In {
 		return nil, errorf(l, "input shape %v, want (batch, %d)", x.Shape(), l.cfg.In)
 	}
+	switch {
+	case op.lay.OutFM:
+		op.shape = op.fmShape(l.cfg.Out)
+	case op.lay.InFM:
+		op.shape = tensor.Shape{b.Batch, l.cfg.Out}
+	}
 	m := b.Constant(l.cfg.Name+"/mask", l.mask.Tensor())
-	// A graph input (op == nil) needs no gradient: skip computing it.
-	y, err := G.ApplyOp(&maskedMul{opBase: opBase{layer: l, pr: &sparse.Product{}, label: "x·(W⊙M)", a: 0, ra: 0, b: 1, rb: 1}, diffX: x.Op() != nil}, x, b.Param(l.w), m)
+	y, err := G.ApplyOp(op, x, b.Param(l.w), m)
 	if err != nil {
 		return nil, wrap(l, err, "x·(W⊙M)")
 	}
-	if y, err = biasAct(l, b, y, l.b, l.cfg.Activation); err != nil {
+	if op.lay.OutFM {
+		y, err = biasActFeatureMajor(l, b, y, l.b, l.cfg.Activation)
+	} else {
+		y, err = biasAct(l, b, y, l.b, l.cfg.Activation)
+	}
+	if err != nil {
 		return nil, err
 	}
 	b.Record(l, x, y)
 	return y, nil
+}
+
+// FeatureMajorIO reports whether the layer can take its input and give its
+// output feature-major without converting: it runs on the sparse kernel
+// (see FeatureMajorCapable).
+func (l *G2G) FeatureMajorIO() bool {
+	return l.Kernel() == KernelSparse
 }
 
 // KeepDenseGrad turns on (or off, the default) keeping the dense gradient

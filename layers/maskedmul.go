@@ -41,6 +41,12 @@ type opBase struct {
 	label        string
 	a, ra, b, rb int
 	wrap         gop.Out // the output tensor, reused across runs
+	// lay is the layout of x (and dx) and y (and dy); batch the graph's
+	// batch. With a feature-major operand the output shape is fixed when
+	// the op is built (shape).
+	lay   sparse.Layout
+	batch int
+	shape tensor.Shape
 }
 
 func (op *opBase) Arity() int { return 3 }
@@ -51,7 +57,25 @@ func (op *opBase) Type() hm.Type {
 }
 
 func (op *opBase) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if op.shape != nil {
+		return op.shape.Clone(), nil
+	}
 	return matShape(in, op.a, op.ra, op.b, op.rb)
+}
+
+// wrapRows returns v as the op's output: n rows of batch-major values, or
+// the shape fixed when the op was built.
+func (op *opBase) wrapRows(v []float32, rows, cols int) *tensor.Dense {
+	if op.shape != nil {
+		return op.wrap.Matrix(v, op.shape[0], op.shape[1])
+	}
+	return op.wrap.Matrix(v, rows, cols)
+}
+
+// fmShape returns the shape of n units' feature-major values for the
+// op's batch.
+func (op *opBase) fmShape(n int) tensor.Shape {
+	return tensor.Shape{n, sparse.FeatureMajorSize(n, op.batch) / n}
 }
 
 // WriteHash makes every op instance distinct: each owns output buffers.
@@ -68,12 +92,15 @@ func (op *maskedMul) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
-	batch := len(x) / op.layer.cfg.In
-	y, err := op.layer.kernelPlan().Forward(op.pr, w, m, x, batch)
+	batch := op.batch
+	if !op.lay.InFM {
+		batch = len(x) / op.layer.cfg.In
+	}
+	y, err := op.layer.kernelPlan().ForwardIn(op.pr, w, m, x, batch, op.lay)
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
-	return op.wrap.Matrix(y, batch, op.layer.cfg.Out), nil
+	return op.wrapRows(y, batch, op.layer.cfg.Out), nil
 }
 
 func (op *maskedMul) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
@@ -82,11 +109,22 @@ func (op *maskedMul) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 	var dx *G.Node
 	var err error
 	if op.diffX {
-		if dx, err = G.ApplyOp(&maskedMulT{opBase{layer: op.layer, pr: op.pr, label: "dy·(W⊙M)ᵀ", a: 0, ra: 0, b: 1, rb: 0}}, grad, w, m); err != nil {
+		t := opBase{layer: op.layer, pr: op.pr, label: "dy·(W⊙M)ᵀ", a: 0, ra: 0, b: 1, rb: 0, lay: op.lay, batch: op.batch}
+		switch {
+		case op.lay.InFM:
+			t.shape = op.fmShape(op.layer.cfg.In)
+		case op.lay.OutFM:
+			t.shape = tensor.Shape{op.batch, op.layer.cfg.In}
+		}
+		if dx, err = G.ApplyOp(&maskedMulT{t}, grad, w, m); err != nil {
 			return nil, err
 		}
 	}
-	dw, err := G.ApplyOp(&maskedGrad{opBase{layer: op.layer, pr: op.pr, label: "(xᵀ·dy)⊙M", a: 0, ra: 1, b: 1, rb: 1}}, x, grad, m)
+	g := opBase{layer: op.layer, pr: op.pr, label: "(xᵀ·dy)⊙M", a: 0, ra: 1, b: 1, rb: 1, lay: op.lay, batch: op.batch}
+	if op.lay != (sparse.Layout{}) {
+		g.shape = tensor.Shape{op.layer.cfg.In, op.layer.cfg.Out}
+	}
+	dw, err := G.ApplyOp(&maskedGrad{g}, x, grad, m)
 	if err != nil {
 		return nil, err
 	}
@@ -101,12 +139,15 @@ func (op *maskedMulT) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
-	batch := len(dy) / op.layer.cfg.Out
-	dx, err := op.layer.kernelPlan().InputGrad(op.pr, dy, w, m, batch)
+	batch := op.batch
+	if !op.lay.OutFM {
+		batch = len(dy) / op.layer.cfg.Out
+	}
+	dx, err := op.layer.kernelPlan().InputGradIn(op.pr, dy, w, m, batch, op.lay)
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}
-	return op.wrap.Matrix(dx, batch, op.layer.cfg.In), nil
+	return op.wrapRows(dx, batch, op.layer.cfg.In), nil
 }
 
 // maskedGrad computes dW = (xᵀ·dy)⊙M from (x, dy, M), keeping the unmasked
@@ -120,12 +161,15 @@ func (op *maskedGrad) Do(vals ...G.Value) (G.Value, error) {
 		return nil, errors.Wrap(err, op.String())
 	}
 	l := op.layer
-	batch := len(x) / l.cfg.In
+	batch := op.batch
+	if !op.lay.InFM {
+		batch = len(x) / l.cfg.In
+	}
 	var dense *[]float32
 	if l.keepDense {
 		dense = &l.denseGrad
 	}
-	dw, err := l.kernelPlan().WeightGrad(op.pr, x, dy, m, batch, dense)
+	dw, err := l.kernelPlan().WeightGradIn(op.pr, x, dy, m, batch, op.lay, dense)
 	if err != nil {
 		return nil, errors.Wrap(err, op.String())
 	}

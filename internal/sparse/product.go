@@ -29,9 +29,16 @@ type Product struct {
 	batch, bp int
 	xt, yt    []float32 // input (in × bp) and output (out × bp)
 	dyt, dxt  []float32 // output gradient (out × bp) and input gradient (in × bp)
-	fwd       uint64    // forward runs so far
-	dyFwd     uint64    // the forward run dyt belongs to
-	dyFirst   *float32  // the gradient slice dyt was transposed from
+	// xcur and dycur are the step's input and output gradient,
+	// feature-major: xt and dyt, or the caller's own slices when they come
+	// feature-major already (Layout).
+	xcur, dycur []float32
+	fwd         uint64   // forward runs so far
+	dyFwd       uint64   // the forward run dycur belongs to
+	dyFirst     *float32 // the gradient slice dycur was made from
+	// Batch-major copies for the kernels that need them when the caller's
+	// operands are feature-major (Layout).
+	xb, yb, dyb, dxb []float32
 }
 
 // SetTraining records that backward products will follow every forward
@@ -183,6 +190,7 @@ func (sparseKernel) forward(p *Plan, pr *Product, w, m, x, y []float32, batch in
 		if err := pr.toFeatureMajor(pr.xt, x[c0*in:(c0+n)*in], in); err != nil {
 			return err
 		}
+		pr.xcur = pr.xt
 		if err := sparseProduct(p.blocks, p.packedOut, pr.wp, p.liveBlocks(w, wm), pr.xt, pr.yt, pr.bp, out, false); err != nil {
 			return err
 		}
@@ -208,6 +216,16 @@ func (sparseKernel) inputGrad(p *Plan, pr *Product, dy, w, m, dx []float32, batc
 }
 
 func (sparseKernel) weightGrad(p *Plan, pr *Product, x, dy, m []float32, batch int) ([]float32, error) {
+	dyt, err := pr.backward(dy, batch, p.in, p.out)
+	if err != nil {
+		return nil, err
+	}
+	return p.sparseWeightGrad(pr, dyt, m)
+}
+
+// sparseWeightGrad computes dW = (Xt·dYtᵀ)⊙M from the step's feature-major
+// input (pr.xcur) and output gradient dyt.
+func (p *Plan) sparseWeightGrad(pr *Product, dyt, m []float32) ([]float32, error) {
 	in, out := p.in, p.out
 	// The kernel writes the active entries only: the inactive ones keep
 	// the zeros written when the mask last changed.
@@ -217,13 +235,9 @@ func (sparseKernel) weightGrad(p *Plan, pr *Product, x, dy, m []float32, batch i
 		pr.dwZeroed, pr.dwVersion = true, p.version
 	}
 	dw := pr.dw
-	dyt, err := pr.backward(dy, batch, in, out)
-	if err != nil {
-		return nil, err
-	}
 	// dW[i0:i1, j0:j1] = (Xt[i0:i1] · dYt[j0:j1]ᵀ) ⊙ M; blocks are
 	// disjoint.
-	bp, xt := pr.bp, pr.xt
+	bp, xt := pr.bp, pr.xcur
 	forBlocks(p.blocks, 0, func(_ int, b [4]int) {
 		i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
 		Gemm(blas.NoTrans, blas.Trans, i1-i0, j1-j0, bp, xt[i0*bp:], bp, dyt[j0*bp:], bp, dw[i0*out+j0:], out)
@@ -275,12 +289,12 @@ func (pr *Product) backward(dy []float32, batch, in, out int) ([]float32, error)
 // unless the other backward product of this step already did.
 func (pr *Product) gradT(dy []float32, out int) ([]float32, error) {
 	if pr.dyFwd == pr.fwd && pr.dyFirst == &dy[0] {
-		return pr.dyt, nil
+		return pr.dycur, nil
 	}
 	if err := pr.toFeatureMajor(pr.dyt, dy, out); err != nil {
 		return nil, err
 	}
-	pr.dyFwd, pr.dyFirst = pr.fwd, &dy[0]
+	pr.dyFwd, pr.dyFirst, pr.dycur = pr.fwd, &dy[0], pr.dyt
 	return pr.dyt, nil
 }
 
