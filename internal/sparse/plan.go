@@ -214,7 +214,24 @@ func (p *Plan) liveBlocks(w, wm []float32) func(k int) ([]float32, int) {
 // output unit (for the forward product) and by input unit (for the input
 // gradient and the weight gradient), with offsets into W.
 func edgePatterns(m Mask, skip [][4]int) (byOut, byIn *kernels.Pattern) {
-	in, out, d := m.In, m.Out, m.Data
+	d, out := m.Data, m.Out
+	byOut, byIn, _ = patterns(m.In, out, m.Active, skip, func(i int, add func(j, src int)) {
+		for j, v := range d[i*out : (i+1)*out] {
+			if v != 0 {
+				add(j, i*out+j)
+			}
+		}
+	})
+	return byOut, byIn
+}
+
+// patterns builds the by-output and by-input patterns of the edges that
+// row(i, add) lists for each input i (add(j, src) once per active edge
+// (i, j), outputs increasing; src is the caller's index of the edge) and
+// that lie outside the blocks skip, with offsets into an in × out W. src
+// gives, for every edge of byIn, the index the caller passed for it. n is
+// a capacity hint.
+func patterns(in, out, n int, skip [][4]int, row func(i int, add func(j, src int))) (byOut, byIn *kernels.Pattern, src []int32) {
 	inBlock := func(i, j int) bool {
 		for _, b := range skip {
 			if i >= b[0] && i < b[1] && j >= b[2] && j < b[3] {
@@ -223,19 +240,20 @@ func edgePatterns(m Mask, skip [][4]int) (byOut, byIn *kernels.Pattern) {
 		}
 		return false
 	}
-	n := m.Active
 	ptrIn := make([]int32, in+1)
 	colIn := make([]int32, 0, n)
 	offIn := make([]int32, 0, n)
+	src = make([]int32, 0, n)
 	fan := make([]int32, out+1)
 	for i := 0; i < in; i++ {
-		for j, v := range d[i*out : (i+1)*out] {
-			if v != 0 && (skip == nil || !inBlock(i, j)) {
+		row(i, func(j, s int) {
+			if skip == nil || !inBlock(i, j) {
 				colIn = append(colIn, int32(j))
 				offIn = append(offIn, int32(i*out+j))
+				src = append(src, int32(s))
 				fan[j+1]++
 			}
-		}
+		})
 		ptrIn[i+1] = int32(len(colIn))
 	}
 	for j := 0; j < out; j++ {
@@ -257,7 +275,7 @@ func edgePatterns(m Mask, skip [][4]int) (byOut, byIn *kernels.Pattern) {
 	// their bounds.
 	byIn, _ = kernels.NewPattern(ptrIn, colIn, offIn)
 	byOut, _ = kernels.NewPattern(ptrOut, colOut, offOut)
-	return byOut, byIn
+	return byOut, byIn, src
 }
 
 // packOrder returns byOut reading its weights from a packed copy (offsets

@@ -125,53 +125,15 @@ func (p *Plan) FreezeRows(r Rows) *Frozen {
 // rowPatterns is edgePatterns for the mask r lists, with the weights of
 // the edges of byOut in its order.
 func rowPatterns(r Rows, skip [][4]int) (byOut, byIn *kernels.Pattern, valOut []float32) {
-	in, out := r.In, r.Out
-	inBlock := func(i, j int) bool {
-		for _, b := range skip {
-			if i >= b[0] && i < b[1] && j >= b[2] && j < b[3] {
-				return true
-			}
-		}
-		return false
-	}
-	n := len(r.Col)
-	ptrIn := make([]int32, in+1)
-	colIn := make([]int32, 0, n)
-	offIn := make([]int32, 0, n)
-	valIn := make([]float32, 0, n)
-	fan := make([]int32, out+1)
-	for i := 0; i < in; i++ {
+	byOut, byIn, src := patterns(r.In, r.Out, len(r.Col), skip, func(i int, add func(j, src int)) {
 		for e := r.Ptr[i]; e < r.Ptr[i+1]; e++ {
-			j := int(r.Col[e])
-			if skip == nil || !inBlock(i, j) {
-				colIn = append(colIn, int32(j))
-				offIn = append(offIn, int32(i*out+j))
-				valIn = append(valIn, r.Val[e])
-				fan[j+1]++
-			}
+			add(int(r.Col[e]), int(e))
 		}
-		ptrIn[i+1] = int32(len(colIn))
+	})
+	_, inToOut := packOrder(byOut, byIn)
+	valOut = make([]float32, len(src))
+	for e, s := range src {
+		valOut[inToOut[e]] = r.Val[s]
 	}
-	for j := 0; j < out; j++ {
-		fan[j+1] += fan[j]
-	}
-	ptrOut := append([]int32(nil), fan...)
-	colOut := make([]int32, len(colIn))
-	offOut := make([]int32, len(colIn))
-	valOut = make([]float32, len(colIn))
-	next := fan[:out]
-	for i := 0; i < in; i++ {
-		for e := ptrIn[i]; e < ptrIn[i+1]; e++ {
-			j := colIn[e]
-			colOut[next[j]] = int32(i)
-			offOut[next[j]] = offIn[e]
-			valOut[next[j]] = valIn[e]
-			next[j]++
-		}
-	}
-	// The arrays are well formed by construction; NewPattern only records
-	// their bounds.
-	byIn, _ = kernels.NewPattern(ptrIn, colIn, offIn)
-	byOut, _ = kernels.NewPattern(ptrOut, colOut, offOut)
 	return byOut, byIn, valOut
 }
