@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/pkg/errors"
 
@@ -19,29 +18,6 @@ import (
 var evalFlags = map[string]bool{
 	"model": true, "grouping": true, "density": true, "intra": true, "groups": true, "sampling": true,
 	"hidden": true, "seed": true, "data": true, "download": true, "mirror": true, "labels": true, "json": true,
-}
-
-// flagArg returns the value of flag name in args ("" when absent), for
-// the flags that decide which other flags exist.
-func flagArg(args []string, name string) string {
-	v := ""
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		if !strings.HasPrefix(a, "-") {
-			continue
-		}
-		n := strings.TrimLeft(a, "-")
-		if s, ok := strings.CutPrefix(n, name+"="); ok {
-			v = s
-		} else if n == name && i+1 < len(args) {
-			v = args[i+1]
-			i++
-		}
-	}
-	return v
 }
 
 // checkpointConfig returns the dataset name and the runner configuration a
@@ -65,8 +41,8 @@ func checkpointConfig(path string) (string, json.RawMessage, error) {
 }
 
 func eval(args []string, stdout, stderr io.Writer) error {
-	ckPath := flagArg(args, "checkpoint")
-	name := flagArg(args, "dataset")
+	ckPath := runner.FlagValue(args, "checkpoint", "")
+	name := runner.FlagValue(args, "dataset", "")
 	var config json.RawMessage
 	if ckPath != "" {
 		ckData, cfg, err := checkpointConfig(ckPath)

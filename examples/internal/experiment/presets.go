@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/examples/internal/runner"
 )
 
 // Table1Methods are the methods of the table1 preset: the four rows of the
@@ -126,7 +128,7 @@ func presetHelp() string {
 // applyPreset applies the preset that a -preset flag in args names (none:
 // nothing) to g and the lists, and returns its name.
 func applyPreset(args []string, g *Grid, methods, densities, seeds *string) (string, error) {
-	name := flagValue(args, "preset", "")
+	name := runner.FlagValue(args, "preset", "")
 	if name == "" {
 		return "", nil
 	}
@@ -135,26 +137,4 @@ func applyPreset(args []string, g *Grid, methods, densities, seeds *string) (str
 		return name, err
 	}
 	return name, p.Apply(g, methods, densities, seeds)
-}
-
-// flagValue returns the value of flag name in args (def when there is
-// none), the last one given, as the flag package would set it.
-func flagValue(args []string, name, def string) string {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		if !strings.HasPrefix(a, "-") {
-			continue
-		}
-		f := strings.TrimLeft(a, "-")
-		if v, ok := strings.CutPrefix(f, name+"="); ok {
-			def = v
-		} else if f == name && i+1 < len(args) {
-			def = args[i+1]
-			i++
-		}
-	}
-	return def
 }
