@@ -198,9 +198,6 @@ func runExperiment(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.Subprocess = append([]string{exe, "experiment"}, cfg.GridArgs...)
 	}
-	if !cfg.DryRun {
-		fmt.Fprintf(stderr, "experiment: %d cells into %s (executor %s)\n", len(g.Cells()), cfg.Out, cfg.Executor)
-	}
 	sum, err := experiment.Run(g, cfg)
 	if sum != nil {
 		printSummary(stdout, sum, cfg)

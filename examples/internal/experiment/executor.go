@@ -128,13 +128,10 @@ func checkExecutor(cfg *RunConfig) error {
 			return errors.Errorf("-jobs %d: cells run at once only in child processes (RunConfig.Subprocess)", cfg.Jobs)
 		}
 	case ExecutorSlurm:
-		if cfg.Subprocess == nil {
-			return errors.New("-executor slurm: the Slurm tasks need the command that trains one cell (RunConfig.Subprocess)")
+		var tools []string
+		if !cfg.DryRun {
+			tools = append(tools, "sbatch")
 		}
-		if cfg.DryRun {
-			return nil
-		}
-		tools := []string{"sbatch"}
 		if cfg.Wait {
 			tools = append(tools, "squeue")
 		}
@@ -142,6 +139,9 @@ func checkExecutor(cfg *RunConfig) error {
 			if _, err := exec.LookPath(t); err != nil {
 				return errors.Errorf("-executor slurm: %s is not on PATH (%v): run on a Slurm login node, or use -executor local", t, err)
 			}
+		}
+		if cfg.Subprocess == nil {
+			return errors.New("-executor slurm: the Slurm tasks need the command that trains one cell (RunConfig.Subprocess)")
 		}
 	}
 	return nil

@@ -165,10 +165,11 @@ func Run(g Grid, cfg RunConfig) (*Summary, error) {
 		return nil, err
 	}
 	p := &plan{g: &g, cfg: cfg, cells: g.Cells(), data: data, log: log, start: start, sum: &Summary{}}
+	var done []string
 	for i, c := range p.cells {
 		if r, err := readCell(p.path(i) + ".json"); err == nil {
 			p.sum.Done = append(p.sum.Done, c)
-			fmt.Fprintf(log, "%s: already done (%.2f %%), skipped\n", p.tag(i), 100*r.Result.TestAcc)
+			done = append(done, fmt.Sprintf("%s: already done (%.2f %%), skipped\n", p.tag(i), 100*r.Result.TestAcc))
 		} else if os.IsNotExist(errors.Cause(err)) {
 			p.todo = append(p.todo, i)
 		} else {
@@ -179,7 +180,7 @@ func Run(g Grid, cfg RunConfig) (*Summary, error) {
 		return nil, err
 	}
 	if cfg.Executor == ExecutorSlurm {
-		return runSlurm(p)
+		return runSlurm(p, done)
 	}
 	created, err := prepareOut(cfg.Out)
 	if err == nil && len(p.todo) > 0 {
@@ -194,8 +195,18 @@ func Run(g Grid, cfg RunConfig) (*Summary, error) {
 		}
 		return nil, err
 	}
+	p.logHead(done)
 	runErr := runLocal(p)
 	return p.finish(runErr)
+}
+
+// logHead logs, once every check has passed, the grid's size and the
+// cells found done.
+func (p *plan) logHead(done []string) {
+	fmt.Fprintf(p.log, "experiment: %d cells into %s (executor %s)\n", len(p.cells), p.cfg.Out, p.cfg.Executor)
+	for _, line := range done {
+		fmt.Fprint(p.log, line)
+	}
 }
 
 // finish writes the report of every finished cell and completes the

@@ -50,10 +50,11 @@ func slurmDir(out string) string { return filepath.Join(out, "slurm") }
 // writes OUT/experiment.json only once sbatch has accepted the array. With cfg.DryRun it returns the
 // script and writes or submits nothing; with cfg.Wait it waits for the
 // array (and the earlier ones still queued) to end and writes the report.
-func runSlurm(p *plan) (*Summary, error) {
+func runSlurm(p *plan, done []string) (*Summary, error) {
 	cfg := p.cfg
 	states, _ := cellStates(p.g, cfg.Out, p.cells, p.todo)
 	var submit []int
+	var queued []string
 	waitFor := map[string]string{} // job id → name, of the arrays to wait for
 	for _, st := range states {
 		switch st.State {
@@ -66,11 +67,36 @@ func runSlurm(p *plan) (*Summary, error) {
 			} else {
 				p.sum.Queued = append(p.sum.Queued, st.Cell)
 			}
-			fmt.Fprintf(p.log, "%s: %s (%s), not submitted again\n", p.tag(st.Index), st.State, st.Detail)
+			queued = append(queued, fmt.Sprintf("%s: %s (%s), not submitted again\n", p.tag(st.Index), st.State, st.Detail))
 		default:
 			submit = append(submit, st.Index)
+			p.sum.Submitted = append(p.sum.Submitted, st.Cell)
 		}
 	}
+	var script string
+	if len(submit) > 0 {
+		var err error
+		if script, err = p.jobScript(submit); err != nil {
+			return nil, err
+		}
+		p.sum.Script = script
+	}
+	if len(submit) > 0 && !cfg.DryRun {
+		if err := checkArraySize(submit[len(submit)-1]); err != nil {
+			return nil, err
+		}
+		created, err := prepareOut(cfg.Out)
+		if err == nil {
+			err = p.checkData()
+		}
+		if err != nil {
+			if created {
+				os.Remove(cfg.Out) // only if still empty
+			}
+			return nil, err
+		}
+	}
+	p.logHead(append(done, queued...))
 	if len(submit) == 0 {
 		fmt.Fprintf(p.log, "nothing to submit: %d cells done, %d queued or running\n", len(p.sum.Done), len(p.sum.Queued)+len(p.sum.Locked))
 		if cfg.DryRun || !cfg.Wait {
@@ -79,30 +105,9 @@ func runSlurm(p *plan) (*Summary, error) {
 		}
 		return p.waitAndReport(waitFor, nil)
 	}
-	for _, i := range submit {
-		p.sum.Submitted = append(p.sum.Submitted, p.cells[i])
-	}
-	script, err := p.jobScript(submit)
-	if err != nil {
-		return nil, err
-	}
-	p.sum.Script = script
 	if cfg.DryRun {
 		p.sum.Elapsed = time.Since(p.start)
 		return p.sum, nil
-	}
-	if err := checkArraySize(submit[len(submit)-1]); err != nil {
-		return nil, err
-	}
-	created, err := prepareOut(cfg.Out)
-	if err == nil {
-		err = p.checkData()
-	}
-	if err != nil {
-		if created {
-			os.Remove(cfg.Out) // only if still empty
-		}
-		return nil, err
 	}
 	if err := os.MkdirAll(slurmDir(cfg.Out), 0o755); err != nil {
 		return nil, errors.WithStack(err)
