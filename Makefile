@@ -38,7 +38,7 @@ test:
 	bash scripts/deps.sh test
 	@$(MAKE) --no-print-directory vet generate-check
 	go test ./...
-	go test -tags openblas ./graph ./layers ./callbacks
+	go test -tags openblas ./graph ./layers ./callbacks ./internal/sparse
 	@$(MAKE) --no-print-directory race
 
 # About a minute once Slurm is installed (docs/slurm.md: installing takes
