@@ -123,6 +123,9 @@ func (l *localRun) runOne(i, cores int, parallel bool) {
 		return
 	}
 	defer lk.release()
+	if w := lk.warning(); w != "" {
+		l.logf("%s: %s\n", p.tag(i), w)
+	}
 	// The lock is ours: another runner may have finished the cell since
 	// Run looked.
 	if r, err := readCell(path + ".json"); err == nil {

@@ -98,6 +98,20 @@ func (r RunInfo) String() string {
 type cellLock struct {
 	f    *os.File
 	path string
+	// unlocked is set when the file system takes no locks: the cell runs,
+	// but nothing keeps a second runner off it.
+	unlocked bool
+}
+
+// errNoLocks is tryLock's error when the file system takes no locks.
+var errNoLocks = errors.New("the file system takes no locks")
+
+// warning returns what to tell the user about the lock ("" when it is held).
+func (l *cellLock) warning() string {
+	if l == nil || !l.unlocked {
+		return ""
+	}
+	return "warning: " + l.path + ": " + errNoLocks.Error() + "; nothing keeps a second runner off this cell"
 }
 
 // errLocked is the cause of lockCell's error when another process holds
@@ -130,6 +144,11 @@ func lockCell(path string, info RunInfo) (*cellLock, error) {
 		return nil, errors.WithStack(err)
 	}
 	held, err := tryLock(f)
+	if err == errNoLocks {
+		l := &cellLock{f: f, path: lp, unlocked: true}
+		l.record(info)
+		return l, nil
+	}
 	if err != nil {
 		f.Close()
 		return nil, errors.Wrapf(err, "lock %s", lp)
@@ -171,11 +190,12 @@ func adoptLock(path string, info RunInfo) *cellLock {
 	}
 	// The descriptor shares the parent's open file, which holds the lock:
 	// locking it again succeeds at once, and proves the lock is held.
-	if held, err := tryLock(f); err != nil || !held {
+	held, err := tryLock(f)
+	if err != nil && err != errNoLocks || err == nil && !held {
 		f.Close()
 		return nil
 	}
-	l := &cellLock{f: f, path: lockPath(path)}
+	l := &cellLock{f: f, path: lockPath(path), unlocked: err == errNoLocks}
 	// Should the description fail to update, the lock is held all the same.
 	_ = l.record(info)
 	return l

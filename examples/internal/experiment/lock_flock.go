@@ -8,7 +8,8 @@ import (
 )
 
 // tryLock takes an exclusive flock(2) on f without waiting; it reports
-// false when another open file holds it.
+// false when another open file holds it, and errNoLocks when the file
+// system takes no locks (an NFS mount without a lock manager).
 func tryLock(f *os.File) (bool, error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -19,6 +20,8 @@ func tryLock(f *os.File) (bool, error) {
 			continue
 		case syscall.EWOULDBLOCK:
 			return false, nil
+		case syscall.ENOLCK, syscall.EOPNOTSUPP, syscall.ENOSYS:
+			return false, errNoLocks
 		}
 		return false, err
 	}

@@ -4,9 +4,9 @@ package experiment
 
 import "os"
 
-// tryLock always succeeds where flock(2) does not exist: cells are not
-// exclusive there.
-func tryLock(*os.File) (bool, error) { return true, nil }
+// tryLock reports errNoLocks where flock(2) does not exist: cells run
+// unlocked there, with a warning.
+func tryLock(*os.File) (bool, error) { return false, errNoLocks }
 
 // unlock does nothing where flock(2) does not exist.
 func unlock(*os.File) {}

@@ -319,6 +319,9 @@ func runOnly(data *runner.Dataset, g *Grid, cfg RunConfig, log io.Writer) (*Summ
 		}
 	}
 	defer lk.release()
+	if w := lk.warning(); w != "" {
+		fmt.Fprintf(log, "%s: %s\n", c, w)
+	}
 	// The lock is ours: the cell may have finished while another held it.
 	if _, err := readCell(path + ".json"); err == nil {
 		sum.Done = []Cell{c}
