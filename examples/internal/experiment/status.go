@@ -206,7 +206,8 @@ func WriteStatus(w io.Writer, g Grid, cfg RunConfig) error {
 		fmt.Fprintf(w, "(%s)\n", note)
 	}
 	for _, st := range sts {
-		fmt.Fprintf(w, "%4d  %-11s  %-*s  %s\n", st.Index, st.State, width, st.Cell, st.Detail)
+		line := fmt.Sprintf("%4d  %-11s  %-*s  %s", st.Index, st.State, width, st.Cell, st.Detail)
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 	return nil
 }
