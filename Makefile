@@ -1,7 +1,13 @@
 # The two commands of the README's quick start, plus helpers.
 #   make train           trains G2GNet on Fashion-MNIST (docs/design.md §5); ARGS="..." adds flags
 #   make test            everything CI checks (.ci/run runs it): vet, generate-check,
-#                        go test in the pure-Go and OpenBLAS builds, and race
+#                        go test in the pure-Go and OpenBLAS builds, and race; with a
+#                        Slurm cluster at hand (SLURM_CONF set) go test includes the
+#                        slurm executor's integration test, examples/g2g TestSlurmGrid
+#                        (.ci/run starts one and sets G2G_REQUIRE_SLURM=1, so that a
+#                        missing cluster fails that test instead of skipping it)
+#   make test-slurm      that integration test alone, on a private single-node Slurm
+#                        that scripts/slurm.sh installs, starts and stops (root or sudo)
 #   make vet             gofmt check, go vet in the pure-Go and OpenBLAS builds
 #   make generate-check  go generate ./... must leave the committed generated files unchanged
 #   make race            go test -race on $(RACE_PKGS), the packages that split work between goroutines
@@ -21,7 +27,7 @@ FUZZMINIMIZETIME ?= 50x
 # A generated file starts with this line (https://go.dev/s/generatedcode).
 GENERATED_RE = ^// Code generated .* DO NOT EDIT\.$$
 
-.PHONY: deps train test vet generate-check race fuzz bench
+.PHONY: deps train test test-slurm vet generate-check race fuzz bench
 deps:
 	bash scripts/deps.sh
 
@@ -34,6 +40,11 @@ test:
 	go test ./...
 	go test -tags openblas ./graph ./layers ./callbacks ./internal/sparse
 	@$(MAKE) --no-print-directory race
+
+# About a minute once Slurm is installed (docs/slurm.md: installing takes
+# about 50 s more).
+test-slurm:
+	G2G_REQUIRE_SLURM=1 bash scripts/slurm.sh run-with go test -count=1 -run Slurm -v ./examples/g2g ./examples/internal/experiment
 
 vet:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed (run gofmt -w):"; echo "$$out"; exit 1; fi

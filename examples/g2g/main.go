@@ -5,17 +5,18 @@
 //	g2g eval       -exported model.npz | -checkpoint ck.npz  [-dataset ...] [-data DIR]
 //	g2g experiment -methods ... -densities ... -seeds ... -out DIR [-epochs N -subset N -time-budget D]
 //	g2g experiment -preset table1|ablation -dataset ...   (the paper's Table I, its DST ablation)
+//	               [-executor local -jobs N | -executor slurm [-partition P -time-limit T ...] | -status]
 //	g2g plot       -out DIR
 //
 // train is the runner of the examples (see examples/fashion-mnist) with a
 // -dataset flag. eval reports a saved model's test accuracy. experiment runs
-// a grid of methods × densities × seeds, resumable, and writes a Markdown and
-// CSV table and PNG figures into -out (see package
-// examples/internal/experiment); plot re-makes them from the runs saved in
-// -out without training. "g2g -h" lists the commands and "g2g CMD -h" shows
-// a command's flags. Errors are one line on stderr and exit status 1; g2g
-// train stopped by SIGINT or SIGTERM (after the current batch, its state
-// saved) exits 130 or 143.
+// a grid of methods × densities × seeds, resumable, on this machine (-jobs
+// cells at once) or as one Slurm job array, and writes a Markdown and CSV
+// table and PNG figures into -out (see package examples/internal/experiment);
+// plot re-makes them from the runs saved in -out without training. "g2g -h"
+// lists the commands and "g2g CMD -h" shows a command's flags. Errors are one
+// line on stderr and exit status 1; g2g train stopped by SIGINT or SIGTERM
+// (after the current batch, its state saved) exits 130 or 143.
 package main
 
 import (
@@ -150,7 +151,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 func train(args []string, stdout, stderr io.Writer) error {
-	name := experiment.DatasetArg(args, experiment.DefaultDataset)
+	name := runner.FlagValue(args, "dataset", experiment.DefaultDataset)
 	ds, err := lookupDataset(name)
 	if err != nil {
 		return err
@@ -184,33 +185,59 @@ func runExperiment(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Cell != "" { // a child process of the command below
+	cfg.Log = stderr
+	if cfg.Status {
+		return experiment.WriteStatus(stdout, g, cfg)
+	}
+	if cfg.Cell != "" { // a child process or an array task of the command below
 		_, err := experiment.Run(g, cfg)
 		return err
 	}
 	if self != nil {
-		// Each cell in a child process: memory a run leaves behind (about
-		// 0.2 GB for the reference MLP) goes back to the system.
+		// Each cell in a child process (or Slurm task) running this binary:
+		// memory a run leaves behind (about 0.2 GB for the reference MLP)
+		// goes back to the system.
 		exe, err := self()
 		if err != nil {
 			return err
 		}
-		cfg.Subprocess = append([]string{exe, "experiment"}, args...)
+		cfg.Subprocess = append([]string{exe, "experiment"}, cfg.GridArgs...)
 	}
-	cfg.Log = stderr
-	fmt.Fprintf(stderr, "experiment: %d cells into %s\n", len(g.Cells()), cfg.Out)
 	sum, err := experiment.Run(g, cfg)
 	if sum != nil {
-		printSummary(stdout, sum, cfg.Out)
+		printSummary(stdout, sum, cfg)
 	}
 	return err
 }
 
-// printSummary prints what ran and the report's files, then the table.
-func printSummary(w io.Writer, sum *experiment.Summary, out string) {
-	fmt.Fprintf(w, "%d cells run, %d already done, %d not started (time budget), in %s\n",
-		len(sum.Ran), len(sum.Done), len(sum.NotStarted), sum.Elapsed.Round(1e9))
-	printFiles(w, sum.Files, out)
+// printSummary prints what ran or was submitted and the report's files,
+// then the table; for a dry run, the job script.
+func printSummary(w io.Writer, sum *experiment.Summary, cfg experiment.RunConfig) {
+	if cfg.DryRun {
+		if sum.Script == "" {
+			fmt.Fprintln(w, "# nothing to submit")
+		}
+		fmt.Fprint(w, sum.Script)
+		return
+	}
+	if cfg.Executor == experiment.ExecutorSlurm {
+		fmt.Fprintf(w, "%d cells submitted", len(sum.Submitted))
+		if sum.JobID != "" {
+			fmt.Fprintf(w, " as job array %s", sum.JobID)
+		}
+		fmt.Fprintf(w, ", %d already done, %d queued or running elsewhere", len(sum.Done), len(sum.Queued)+len(sum.Locked))
+		if cfg.Wait {
+			fmt.Fprintf(w, "; %d finished while waiting", len(sum.Ran))
+		}
+		fmt.Fprintf(w, ", in %s\n", sum.Elapsed.Round(1e9))
+	} else {
+		fmt.Fprintf(w, "%d cells run, %d already done, %d not started (time budget)", len(sum.Ran), len(sum.Done), len(sum.NotStarted))
+		if len(sum.Locked) > 0 {
+			fmt.Fprintf(w, ", %d skipped (another runner holds them)", len(sum.Locked))
+		}
+		fmt.Fprintf(w, ", in %s\n", sum.Elapsed.Round(1e9))
+	}
+	printFiles(w, sum.Files, cfg.Out)
 }
 
 func printFiles(w io.Writer, files []string, out string) {

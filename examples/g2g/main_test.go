@@ -14,6 +14,7 @@ import (
 // TestMain lets the test binary stand in for g2g in child processes.
 func TestMain(m *testing.M) {
 	if os.Getenv("G2G_TEST_AS_MAIN") == "1" {
+		self = os.Executable // as main does
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())

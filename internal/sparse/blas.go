@@ -141,22 +141,30 @@ type sgemmFunc func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float
 // blocks concurrently instead.
 const parallelMACs = 1 << 24
 
+// gemmBands is how many bands parallelGemm splits a large product into,
+// whatever GOMAXPROCS is. OpenBLAS's value for an entry of C depends on the
+// shape of the call that computes it — a band of C gets other last bits than
+// the whole product — so for results not to depend on GOMAXPROCS
+// (docs/design.md §7.6) the bands must not depend on it either. Two bands
+// are what 2-core machines always used, so their numbers stay as they were.
+const gemmBands = 2
+
 // parallelGemm computes C = alpha·op(A)·op(B) + beta·C with gemm, split into
-// GOMAXPROCS bands of C's rows (or of its columns, when C has few rows)
-// computed concurrently. Every entry of C is computed by one call over the
-// whole inner dimension, so the split does not change the result.
+// gemmBands bands of C's rows (or of its columns, when C has few rows),
+// computed concurrently when GOMAXPROCS allows and one after the other
+// otherwise. Every entry of C is computed by one call over the whole inner
+// dimension, and the calls are the same for every GOMAXPROCS.
 func parallelGemm(gemm sgemmFunc, tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers < 2 || m*n*k < parallelMACs || (m < 2*workers && n < 2*workers) {
+	if m*n*k < parallelMACs || (m < 2*gemmBands && n < 2*gemmBands) {
 		gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	byRows := m >= n || n < 2*workers
+	byRows := m >= n || n < 2*gemmBands
 	total := n
 	if byRows {
 		total = m
 	}
-	kernels.ParallelFor(total, func(lo, hi int) {
+	band := func(lo, hi int) {
 		if byRows {
 			ao := lo * lda // row lo of A
 			if tA == blas.Trans {
@@ -170,5 +178,16 @@ func parallelGemm(gemm sgemmFunc, tA, tB blas.Transpose, m, n, k int, alpha floa
 			bo = lo * ldb // row lo of the stored Bᵀ
 		}
 		gemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
-	})
+	}
+	bounds := make([]int, gemmBands+1)
+	for w := range bounds {
+		bounds[w] = total * w / gemmBands
+	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		for w := 0; w < gemmBands; w++ {
+			band(bounds[w], bounds[w+1])
+		}
+		return
+	}
+	kernels.ParallelRanges(bounds, band)
 }

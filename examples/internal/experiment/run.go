@@ -1,15 +1,14 @@
 package experiment
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -47,6 +46,9 @@ type CellResult struct {
 	MaskFile  string `json:"mask_file,omitempty"`
 	// Finished is when the run ended.
 	Finished time.Time `json:"finished"`
+	// Run says where and how the cell ran: host, process, command line,
+	// scheduler job, start and end (absent in results of older versions).
+	Run *RunInfo `json:"run,omitempty"`
 }
 
 // Settings are what every cell of an output directory shares; they are
@@ -80,19 +82,62 @@ type Summary struct {
 	// Ran are the cells trained now, Done those found finished and
 	// skipped, and NotStarted those left out by the time budget.
 	Ran, Done, NotStarted []Cell
+	// Locked are the cells skipped because another runner holds their
+	// lock (it is training them).
+	Locked []Cell
+	// Queued are the cells that a Slurm job array submitted earlier still
+	// holds, pending or running: they are not submitted again.
+	Queued []Cell
+	// Submitted are the cells submitted to Slurm as job array JobID (in a
+	// dry run, those that would be; JobID is then empty).
+	Submitted []Cell
+	JobID     string
+	// Script is the Slurm job script, submitted or (dry run) not.
+	Script string
 	// Files are the report's files (see Report).
 	Files []string
 	// Elapsed is Run's wall-clock time.
 	Elapsed time.Duration
 }
 
-// Run validates g, then trains its unfinished cells one after the other
-// into cfg.Out (see the package doc for the layout) and writes the report
-// from every finished cell. With a time budget it stops starting cells once
-// the budget is spent and lists them in the summary. If a cell fails, Run
-// still writes the report of what finished and returns the cell's error.
-// With cfg.Subprocess each cell runs in a child process; with cfg.Cell Run
-// trains that one cell only (the child's side) and writes no report.
+// plan is a grid on its way through Run.
+type plan struct {
+	g     *Grid
+	cfg   RunConfig
+	cells []Cell // the whole grid, in order: a cell's index is its -cell-index
+	todo  []int  // indices of the unfinished cells
+	data  *runner.Dataset
+	log   io.Writer
+	start time.Time
+	sum   *Summary
+}
+
+// tag names cell i in the log: "[3/12] g2g-index d=0.25 seed 1".
+func (p *plan) tag(i int) string {
+	return fmt.Sprintf("[%d/%d] %s", i+1, len(p.cells), p.cells[i])
+}
+
+// path returns the file path of cell i without extension.
+func (p *plan) path(i int) string { return p.cells[i].Path(p.cfg.Out, p.g.Dataset) }
+
+// Run validates g, then trains its unfinished cells into cfg.Out (see the
+// package doc for the layout) with the executor cfg.Executor names and
+// writes the report from every finished cell.
+//
+// The local executor trains cfg.Jobs cells at once (one by default), each
+// in a child process when cfg.Subprocess is set; with a time budget it
+// stops starting cells once the budget is spent and lists them in the
+// summary. If a cell fails, no new cell starts; Run still writes the
+// report of what finished and returns the cell's error. The slurm executor
+// submits the unfinished cells as one job array (see the package doc) and
+// writes the report only with cfg.Wait, once the array has ended.
+//
+// What can be checked is checked before anything runs or is submitted:
+// the grid, the executor's options, that OUT holds no runs with other
+// settings and can be written, and that the data loads (so a grid that
+// fails on its data does not claim OUT for its settings). With cfg.Cell
+// Run trains that one cell only (the child's and the array task's side)
+// and writes no report.
 func Run(g Grid, cfg RunConfig) (*Summary, error) {
 	start := time.Now()
 	log := cfg.Log
@@ -108,69 +153,137 @@ func Run(g Grid, cfg RunConfig) (*Summary, error) {
 	}
 	data := loader(ds, g.Subset)
 	if cfg.Cell != "" {
-		return runOnly(data, &g, cfg)
+		return runOnly(data, &g, cfg, log)
 	}
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+	if err := checkExecutor(&cfg); err != nil {
 		return nil, err
 	}
-	if err := claim(cfg.Out, &g); err != nil {
+	if err := checkOut(cfg.Out); err != nil {
 		return nil, err
 	}
-	cells := g.Cells()
-	sum := &Summary{}
-	var runErr error
-	for i, c := range cells {
-		tag := fmt.Sprintf("[%d/%d] %s", i+1, len(cells), c)
-		path := c.Path(cfg.Out, g.Dataset)
-		if r, err := readCell(path + ".json"); err == nil {
-			sum.Done = append(sum.Done, c)
-			fmt.Fprintf(log, "%s: already done (%.2f %%), skipped\n", tag, 100*r.Result.TestAcc)
-			continue
-		} else if !os.IsNotExist(errors.Cause(err)) {
-			runErr = err
-			break
-		}
-		if cfg.TimeBudget > 0 && time.Since(start) > cfg.TimeBudget {
-			sum.NotStarted = append(sum.NotStarted, c)
-			continue
-		}
-		var r *CellResult
-		var err error
-		if cfg.Subprocess != nil {
-			r, err = runChild(cfg.Subprocess, c, path)
+	p := &plan{g: &g, cfg: cfg, cells: g.Cells(), data: data, log: log, start: start, sum: &Summary{}}
+	var done []string
+	for i, c := range p.cells {
+		if r, err := readCell(p.path(i) + ".json"); err == nil {
+			p.sum.Done = append(p.sum.Done, c)
+			done = append(done, fmt.Sprintf("%s: already done (%.2f %%), skipped\n", p.tag(i), 100*r.Result.TestAcc))
+		} else if os.IsNotExist(errors.Cause(err)) {
+			p.todo = append(p.todo, i)
 		} else {
-			r, err = runCell(data, &g, c, path)
+			return nil, err
 		}
-		if err != nil {
-			runErr = errors.Wrapf(err, "%s (log: %s.log)", c, path)
-			break
-		}
-		sum.Ran = append(sum.Ran, c)
-		fmt.Fprintf(log, "%s: %.2f %% test accuracy, %.1f s/epoch, %.0f s\n", tag, 100*r.Result.TestAcc, r.Result.SecPerEpoch, r.WallSeconds)
 	}
-	if len(sum.NotStarted) > 0 {
-		fmt.Fprintf(log, "time budget %v spent: %d of %d cells not started:", cfg.TimeBudget, len(sum.NotStarted), len(cells))
-		for _, c := range sum.NotStarted {
-			fmt.Fprintf(log, " %s;", c)
-		}
-		fmt.Fprintln(log)
+	if err := checkClaim(cfg.Out, &g); err != nil {
+		return nil, err
 	}
-	files, err := Report(cfg.Out)
-	sum.Files, sum.Elapsed = files, time.Since(start)
-	if runErr != nil {
-		return sum, runErr
+	if cfg.Executor == ExecutorSlurm {
+		return runSlurm(p, done)
+	}
+	created, err := prepareOut(cfg.Out)
+	if err == nil && len(p.todo) > 0 {
+		err = p.checkData()
+	}
+	if err == nil {
+		err = writeClaim(cfg.Out, &g)
 	}
 	if err != nil {
-		return sum, err
+		if created {
+			os.Remove(cfg.Out) // only if still empty
+		}
+		return nil, err
 	}
-	return sum, nil
+	p.logHead(done)
+	runErr := runLocal(p)
+	return p.finish(runErr)
 }
 
-// runOnly trains the one cell cfg.Cell names, unless it is finished.
-func runOnly(data *runner.Dataset, g *Grid, cfg RunConfig) (*Summary, error) {
+// logHead logs, once every check has passed, the grid's size and the
+// cells found done.
+func (p *plan) logHead(done []string) {
+	fmt.Fprintf(p.log, "experiment: %d cells into %s (executor %s)\n", len(p.cells), p.cfg.Out, p.cfg.Executor)
+	for _, line := range done {
+		fmt.Fprint(p.log, line)
+	}
+}
+
+// finish writes the report of every finished cell and completes the
+// summary; runErr, the run's error, takes precedence over the report's.
+func (p *plan) finish(runErr error) (*Summary, error) {
+	files, err := Report(p.cfg.Out)
+	p.sum.Files, p.sum.Elapsed = files, time.Since(p.start)
+	if runErr != nil {
+		return p.sum, runErr
+	}
+	return p.sum, err
+}
+
+// checkData loads the data once, as the cells will, so that a grid whose
+// data is missing or too small (a -subset larger than the training set)
+// fails before it claims the output directory or submits anything. Cells
+// trained in this process keep the loaded data; otherwise it is dropped.
+func (p *plan) checkData() error {
+	data := p.data
+	if p.cfg.Subprocess != nil {
+		ds, err := dataset(p.g.Dataset)
+		if err != nil {
+			return err
+		}
+		data = loader(ds, p.g.Subset)
+		defer debug.FreeOSMemory()
+	}
+	o := p.g.Options(p.cells[p.todo[0]])
+	if _, _, _, err := data.Load(&o, io.Discard); err != nil {
+		return errors.Wrap(err, "data")
+	}
+	return nil
+}
+
+// checkOut refuses an output path that cannot be a directory: one that
+// exists and is no directory, or cannot be looked at.
+func checkOut(out string) error {
+	st, err := os.Stat(out)
+	switch {
+	case err == nil && !st.IsDir():
+		return errors.Errorf("-out %s: not a directory", out)
+	case err != nil && !os.IsNotExist(err):
+		if pe, ok := err.(*os.PathError); ok {
+			err = pe.Err
+		}
+		return errors.Errorf("-out %s: %v", out, err)
+	}
+	return nil
+}
+
+// prepareOut creates the output directory if needed (reporting whether it
+// did) and checks that files can be created in it.
+func prepareOut(out string) (created bool, err error) {
+	st, err := os.Stat(out)
+	switch {
+	case err == nil && !st.IsDir():
+		return false, errors.Errorf("-out %s: not a directory", out)
+	case os.IsNotExist(err):
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return false, errors.Errorf("-out %s: cannot create the output directory: %v", out, err)
+		}
+		created = true
+	case err != nil:
+		return false, errors.Errorf("-out %s: %v", out, err)
+	}
+	f, err := os.CreateTemp(out, ".write-test-*")
+	if err != nil {
+		return created, errors.Errorf("-out %s: the output directory is not writable: %v", out, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return created, nil
+}
+
+// runOnly trains the one cell cfg.Cell names, unless it is finished or
+// another process holds its lock (then it says so on log and succeeds).
+func runOnly(data *runner.Dataset, g *Grid, cfg RunConfig, log io.Writer) (*Summary, error) {
 	start := time.Now()
 	c, err := g.cell(cfg.Cell)
 	if err != nil {
@@ -183,10 +296,43 @@ func runOnly(data *runner.Dataset, g *Grid, cfg RunConfig) (*Summary, error) {
 	path := c.Path(cfg.Out, g.Dataset)
 	if _, err := readCell(path + ".json"); err == nil {
 		sum.Done = []Cell{c}
+		sum.Elapsed = time.Since(start)
+		return sum, nil
 	} else if !os.IsNotExist(errors.Cause(err)) {
 		return nil, err
+	}
+	// A lone task (an array runner's, with no parent that claimed OUT)
+	// must not mix settings either.
+	if err := checkClaim(cfg.Out, g); err != nil {
+		return nil, err
+	}
+	info := thisRun()
+	lk := adoptLock(path, info)
+	if lk == nil {
+		if lk, err = lockCell(path, info); errors.Cause(err) == errLocked {
+			fmt.Fprintf(log, "%s: %v: skipped\n", c, err)
+			sum.Locked = []Cell{c}
+			sum.Elapsed = time.Since(start)
+			return sum, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	defer lk.release()
+	if w := lk.warning(); w != "" {
+		fmt.Fprintf(log, "%s: %s\n", c, w)
+	}
+	// The lock is ours: the cell may have finished while another held it.
+	if _, err := readCell(path + ".json"); err == nil {
+		sum.Done = []Cell{c}
 	} else {
-		if _, err := runCell(data, g, c, path); err != nil {
+		if _, err := runCell(data, g, c, path, info); err != nil {
+			writeFailure(path, info, err.Error())
+			return nil, err
+		}
+		// Claimed only now that a cell trained: an array task that fails on
+		// its data leaves OUT free for the corrected grid.
+		if err := writeClaimIfNone(cfg.Out, g); err != nil {
 			return nil, err
 		}
 		sum.Ran = []Cell{c}
@@ -195,40 +341,42 @@ func runOnly(data *runner.Dataset, g *Grid, cfg RunConfig) (*Summary, error) {
 	return sum, nil
 }
 
-// runChild trains cell c in a child process, command -cell KEY, and reads
-// the result it wrote.
-func runChild(command []string, c Cell, path string) (*CellResult, error) {
-	cmd := exec.Command(command[0], append(append([]string(nil), command[1:]...), "-cell", c.Key())...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(out.String())
-		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
-			msg = msg[i+1:]
-		}
-		return nil, errors.Errorf("child process: %v: %s", err, msg)
+// claimPath is OUT/experiment.json.
+func claimPath(out string) string { return filepath.Join(out, "experiment.json") }
+
+// checkClaim refuses an output directory that holds runs with other
+// settings than g's; it writes nothing.
+func checkClaim(out string, g *Grid) error {
+	path := claimPath(out)
+	raw, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return errors.WithStack(err)
 	}
-	return readCell(path + ".json")
+	var old experimentFile
+	if err := json.Unmarshal(raw, &old); err != nil {
+		return errors.Wrapf(err, "%s", path)
+	}
+	if diff := settingsDiff(old.Settings, g.settings()); diff != "" {
+		return errors.Errorf("%s holds runs with other settings (%s): use another -out, or delete it", out, diff)
+	}
+	return nil
 }
 
-// claim checks that out holds no runs with other settings than g's and
-// records g's settings and lists in out/experiment.json.
-func claim(out string, g *Grid) error {
-	path := filepath.Join(out, "experiment.json")
-	now := g.settings()
-	if raw, err := os.ReadFile(path); err == nil {
-		var old experimentFile
-		if err := json.Unmarshal(raw, &old); err != nil {
-			return errors.Wrapf(err, "%s", path)
-		}
-		if diff := settingsDiff(old.Settings, now); diff != "" {
-			return errors.Errorf("%s holds runs with other settings (%s): use another -out, or delete it", out, diff)
-		}
-	} else if !os.IsNotExist(err) {
-		return err
+// writeClaim records g's settings and lists in OUT/experiment.json (after
+// checkClaim accepted the directory).
+func writeClaim(out string, g *Grid) error {
+	ef := experimentFile{Settings: g.settings(), Methods: g.Methods, Densities: g.Densities, Seeds: g.Seeds}
+	return writeJSON(claimPath(out), ef)
+}
+
+// writeClaimIfNone writes the claim when OUT has none yet.
+func writeClaimIfNone(out string, g *Grid) error {
+	if _, err := os.Stat(claimPath(out)); err == nil {
+		return nil
 	}
-	ef := experimentFile{Settings: now, Methods: g.Methods, Densities: g.Densities, Seeds: g.Seeds}
-	return writeJSON(path, ef)
+	return writeClaim(out, g)
 }
 
 // settingsDiff lists the settings that differ, as "name old (in OUT) vs
@@ -252,8 +400,10 @@ func settingsDiff(old, now Settings) string {
 	return strings.Join(diffs, ", ")
 }
 
-// runCell trains cell c and writes its mask file and, last, its JSON file.
-func runCell(ds *runner.Dataset, g *Grid, c Cell, path string) (*CellResult, error) {
+// runCell trains cell c and writes its mask file and, last, its JSON file,
+// which records info (the run's host, process, command and start) with the
+// end time. A failure record of an earlier attempt is removed.
+func runCell(ds *runner.Dataset, g *Grid, c Cell, path string, info RunInfo) (*CellResult, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
@@ -294,8 +444,52 @@ func runCell(ds *runner.Dataset, g *Grid, c Cell, path string) (*CellResult, err
 		}
 	}
 	r.Result.Trained, r.Result.History = nil, nil
-	r.Finished = time.Now().UTC().Truncate(time.Second)
-	return r, writeJSON(path+".json", r)
+	end := time.Now().UTC()
+	r.Finished = end.Truncate(time.Second)
+	info.Ended = end.Truncate(time.Millisecond)
+	r.Run = &info
+	if err := writeJSON(path+".json", r); err != nil {
+		return nil, err
+	}
+	os.Remove(failurePath(path))
+	return r, nil
+}
+
+// Failure is the record a failed cell leaves in
+// OUT/runs/.../seed<seed>.failed (JSON), for the status view; it is removed
+// when the cell later succeeds. A cell killed outright (SIGKILL, a
+// scheduler's time limit) leaves none unless its parent process writes it.
+type Failure struct {
+	// Error is the error, or how the process ended.
+	Error string `json:"error"`
+	// Run is the failed run, Run.Ended when it ended.
+	Run RunInfo `json:"run"`
+}
+
+// failurePath is the failure record of the cell whose files start with path.
+func failurePath(path string) string { return path + ".failed" }
+
+// writeFailure records that the cell whose files start with path failed
+// with msg in the run info describes; it is best effort (the error that
+// caused it is what gets reported).
+func writeFailure(path string, info RunInfo, msg string) {
+	info.Ended = time.Now().UTC().Truncate(time.Millisecond)
+	if os.MkdirAll(filepath.Dir(path), 0o755) == nil {
+		writeJSON(failurePath(path), Failure{Error: msg, Run: info})
+	}
+}
+
+// readFailure reads a cell's failure record (nil if there is none).
+func readFailure(path string) *Failure {
+	raw, err := os.ReadFile(failurePath(path))
+	if err != nil {
+		return nil
+	}
+	var f Failure
+	if json.Unmarshal(raw, &f) != nil {
+		return &Failure{Error: "unreadable failure record " + failurePath(path)}
+	}
+	return &f
 }
 
 // finite returns a copy of the history without NaN and infinite values,
