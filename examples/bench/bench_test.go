@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,6 +124,10 @@ func TestRunConfigString(t *testing.T) {
 			"1 thread, Haswell kernels (OPENBLAS_CORETYPE=Haswell from the environment), ATen AVX2 (default)"},
 		{runConfig{Threads: 2, CoreMode: "best", CoreEnv: "SkylakeX", Core: "SkylakeX", ATen: "AVX2"},
 			"2 threads, SkylakeX kernels (OPENBLAS_CORETYPE=SkylakeX, best for the CPU), ATen AVX2 (default)"},
+		{runConfig{Threads: 1, CoreMode: "unset", Core: "Zen", ATen: "AVX2", Allocator: "glibc-tuned"},
+			"1 thread, Zen kernels (OPENBLAS_CORETYPE unset: OpenBLAS's choice), ATen AVX2 (default), glibc malloc (MALLOC_MMAP_THRESHOLD_=32 MiB, MALLOC_TRIM_THRESHOLD_=1 GiB)"},
+		{runConfig{Threads: 1, CoreMode: "unset", Core: "Zen", ATen: "AVX2", Allocator: "tcmalloc"},
+			"1 thread, Zen kernels (OPENBLAS_CORETYPE unset: OpenBLAS's choice), ATen AVX2 (default), tcmalloc (LD_PRELOAD)"},
 	} {
 		if got := c.cfg.String(); got != c.want {
 			t.Errorf("String() = %q, want %q", got, c.want)
@@ -329,5 +334,41 @@ func TestTrainMACs(t *testing.T) {
 	}
 	if got := trainMACs(m); got != 2*first+3*rest {
 		t.Errorf("trainMACs = %d, want %d", got, 2*first+3*rest)
+	}
+}
+
+// PyTorch is probed with glibc's malloc as it comes and tuned, and with
+// tcmalloc and jemalloc only where their libraries are; a child's
+// allocator variables come from its option alone.
+func TestAllocatorOptions(t *testing.T) {
+	names := func(opts []allocatorOption) (out []string) {
+		for _, o := range opts {
+			out = append(out, o.Name)
+		}
+		return out
+	}
+	none := allocatorOptions(func(string) bool { return false })
+	if got := names(none); !slices.Equal(got, []string{"", "glibc-tuned"}) {
+		t.Errorf("without libraries: %q", got)
+	}
+	all := allocatorOptions(func(string) bool { return true })
+	if got := names(all); !slices.Equal(got, []string{"", "glibc-tuned", "tcmalloc", "jemalloc"}) {
+		t.Errorf("with libraries: %q", got)
+	}
+	if _, err := lookupAllocator(none, "tcmalloc"); err == nil {
+		t.Error("lookupAllocator found an allocator that was not probed")
+	}
+	t.Setenv("LD_PRELOAD", "/inherited.so")
+	t.Setenv("MALLOC_MMAP_THRESHOLD_", "1")
+	b := &bench{}
+	env := b.torchEnv(coreOption{Mode: "unset"}, "", all[2], 1)
+	if !slices.Contains(env, "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4") || slices.Contains(env, "MALLOC_MMAP_THRESHOLD_=1") ||
+		slices.Contains(env, "LD_PRELOAD=/inherited.so") {
+		t.Errorf("tcmalloc child environment: %q", env)
+	}
+	env = b.torchEnv(coreOption{Mode: "unset"}, "", all[1], 1)
+	if !slices.Contains(env, "MALLOC_MMAP_THRESHOLD_=33554432") || !slices.Contains(env, "MALLOC_TRIM_THRESHOLD_=1073741824") ||
+		slices.ContainsFunc(env, func(s string) bool { return strings.HasPrefix(s, "LD_PRELOAD=") }) {
+		t.Errorf("glibc-tuned child environment: %q", env)
 	}
 }

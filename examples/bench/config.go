@@ -28,6 +28,9 @@ type runConfig struct {
 	Core string `json:"blas_core,omitempty"`
 	// ATen is the CPU capability PyTorch reported using.
 	ATen string `json:"cpu_capability,omitempty"`
+	// Allocator is the memory allocator PyTorch ran with: "" for glibc's
+	// malloc as configured by default, or an allocatorOption's Name.
+	Allocator string `json:"allocator,omitempty"`
 }
 
 // String describes the configuration in one line.
@@ -65,6 +68,9 @@ func (c runConfig) String() string {
 			a += " (ATEN_CPU_CAPABILITY=" + c.Capability + ")"
 		}
 		parts = append(parts, a)
+	}
+	if c.Allocator != "" {
+		parts = append(parts, allocatorOption{Name: c.Allocator}.describe())
 	}
 	return strings.Join(parts, ", ")
 }
@@ -189,4 +195,75 @@ func parseThreads(s string) ([]int, error) {
 		}
 	}
 	return out, nil
+}
+
+// allocatorOption is one memory allocator to probe PyTorch with. PyTorch on
+// CPU allocates and frees its activation and gradient tensors (4 MB for a
+// 1024×1024 weight gradient) on every step; glibc's malloc by default
+// serves blocks that large with mmap and returns them with munmap, so
+// every step faults in and zeroes fresh pages — on this project's 2-core
+// machines that made PyTorch's training step three to four times slower.
+// PyTorch's CPU performance guide recommends tcmalloc or jemalloc for this
+// reason; raising glibc's mmap and trim thresholds needs no install.
+type allocatorOption struct {
+	// Name is "" (glibc's defaults), "glibc-tuned", "tcmalloc" or
+	// "jemalloc".
+	Name string
+	// Env holds the variables that select the allocator.
+	Env map[string]string
+}
+
+// glibcTuned keeps blocks up to 32 MiB (glibc's largest mmap threshold on
+// 64-bit) in the heap and trims the heap only above 1 GiB.
+var glibcTuned = map[string]string{"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+
+// allocatorVariables are the variables an allocatorOption may set: a
+// PyTorch child gets them from its option only, never from the bench's
+// environment.
+var allocatorVariables = []string{"LD_PRELOAD", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}
+
+// describe says what the option is, for configuration lines.
+func (a allocatorOption) describe() string {
+	switch a.Name {
+	case "":
+		return "glibc malloc (defaults)"
+	case "glibc-tuned":
+		return "glibc malloc (MALLOC_MMAP_THRESHOLD_=32 MiB, MALLOC_TRIM_THRESHOLD_=1 GiB)"
+	default:
+		return a.Name + " (LD_PRELOAD)"
+	}
+}
+
+// allocatorOptions lists the allocators to probe PyTorch with: glibc's
+// defaults, glibc with raised thresholds, and tcmalloc and jemalloc when
+// exists finds their libraries (Debian libtcmalloc-minimal4, libjemalloc2;
+// bash scripts/deps.sh bench installs them).
+func allocatorOptions(exists func(string) bool) []allocatorOption {
+	opts := []allocatorOption{{}, {Name: "glibc-tuned", Env: glibcTuned}}
+	for _, lib := range []struct{ name, file string }{
+		{"tcmalloc", "libtcmalloc_minimal.so.4"},
+		{"jemalloc", "libjemalloc.so.2"},
+	} {
+		for _, dir := range libraryDirs {
+			if path := dir + "/" + lib.file; exists(path) {
+				opts = append(opts, allocatorOption{Name: lib.name, Env: map[string]string{"LD_PRELOAD": path}})
+				break
+			}
+		}
+	}
+	return opts
+}
+
+// libraryDirs are where allocatorOptions looks for the allocators'
+// libraries (Debian's multiarch directories first).
+var libraryDirs = []string{"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"}
+
+// lookupAllocator returns the option called name among opts.
+func lookupAllocator(opts []allocatorOption, name string) (allocatorOption, error) {
+	for _, o := range opts {
+		if o.Name == name {
+			return o, nil
+		}
+	}
+	return allocatorOption{}, errors.Errorf("allocator %q: not among the probed ones", name)
 }

@@ -160,10 +160,18 @@ func (b *bench) g2gEnv(threads int) []string {
 }
 
 // torchEnv is the environment of a PyTorch child: its OpenBLAS core and
-// ATen capability (both read when the libraries load) and thread count.
-func (b *bench) torchEnv(core coreOption, capability string, threads int) []string {
+// ATen capability (both read when the libraries load), memory allocator
+// and thread count.
+func (b *bench) torchEnv(core coreOption, capability string, alloc allocatorOption, threads int) []string {
 	set := map[string]string{"OPENBLAS_NUM_THREADS": strconv.Itoa(threads), "OMP_NUM_THREADS": strconv.Itoa(threads)}
 	var unset []string
+	for _, v := range allocatorVariables {
+		if x, ok := alloc.Env[v]; ok {
+			set[v] = x
+		} else {
+			unset = append(unset, v)
+		}
+	}
 	if core.Set {
 		set["OPENBLAS_CORETYPE"] = core.Value
 	} else {
@@ -223,6 +231,7 @@ func (b *bench) run(specs []modelSpec) (report, error) {
 			torchKeys = append(torchKeys, k)
 		}
 	}
+	allocs := allocatorOptions(fileExists)
 	if o.torch {
 		inherited, has := os.LookupEnv("OPENBLAS_CORETYPE")
 		maxT := 0
@@ -231,24 +240,27 @@ func (b *bench) run(specs []modelSpec) (report, error) {
 		}
 		for _, core := range torchCoreOptions(inherited, has, best, hasBest) {
 			for _, capability := range capabilityOptions(kernels.CPU().CanAVX512()) {
-				b.logf("probing PyTorch: %s, ATEN_CPU_CAPABILITY %q, threads %s ...", setting("OPENBLAS_CORETYPE", core.Value)+" ("+core.Mode+")", capability, o.threads)
-				err := runChild(b.torchEnv(core, capability, maxT), func(p []byte) error {
-					var r measurement
-					if err := json.Unmarshal(p, &r); err != nil {
-						return err
-					}
-					m.PyTorch = r.Framework
-					spec, err := parseModel(torchSpec(r))
+				for _, alloc := range allocs {
+					b.logf("probing PyTorch: %s, ATEN_CPU_CAPABILITY %q, %s, threads %s ...", setting("OPENBLAS_CORETYPE", core.Value)+" ("+core.Mode+")", capability, alloc.describe(), o.threads)
+					err := runChild(b.torchEnv(core, capability, alloc, maxT), func(p []byte) error {
+						var r measurement
+						if err := json.Unmarshal(p, &r); err != nil {
+							return err
+						}
+						m.PyTorch = r.Framework
+						spec, err := parseModel(torchSpec(r))
+						if err != nil {
+							return err
+						}
+						rep.TorchProb = append(rep.TorchProb, probe{Key: spec.torchKey(), SecPerStep: r.SecPerStep, Config: runConfig{
+							Threads: r.Threads, CoreMode: core.Mode, CoreEnv: core.Value, Capability: capability, Core: r.Core, ATen: r.Capability,
+							Allocator: alloc.Name}})
+						return nil
+					}, o.python, b.script(), "--probe", strings.Join(torchKeys, ","), "--threads", joinInts(b.threads),
+						"--steps", strconv.Itoa(o.probeStep), "--warmup", "2", "--batch", strconv.Itoa(o.batch))
 					if err != nil {
-						return err
+						return rep, errors.Wrap(err, "PyTorch probe (install Debian python3-torch: bash scripts/deps.sh bench; or pass -torch=false)")
 					}
-					rep.TorchProb = append(rep.TorchProb, probe{Key: spec.torchKey(), SecPerStep: r.SecPerStep, Config: runConfig{
-						Threads: r.Threads, CoreMode: core.Mode, CoreEnv: core.Value, Capability: capability, Core: r.Core, ATen: r.Capability}})
-					return nil
-				}, o.python, b.script(), "--probe", strings.Join(torchKeys, ","), "--threads", joinInts(b.threads),
-					"--steps", strconv.Itoa(o.probeStep), "--warmup", "2", "--batch", strconv.Itoa(o.batch))
-				if err != nil {
-					return rep, errors.Wrap(err, "PyTorch probe (install Debian python3-torch: bash scripts/deps.sh bench; or pass -torch=false)")
 				}
 			}
 		}
@@ -287,7 +299,11 @@ func (b *bench) run(specs []modelSpec) (report, error) {
 			if s.Kind == "dense" {
 				kind = "dense"
 			}
-			tm, err := childMeasurement(b.torchEnv(tc.coreOption(), tc.Capability, tc.Threads), o.python, b.script(), "--model", kind,
+			alloc, err := lookupAllocator(allocs, tc.Allocator)
+			if err != nil {
+				return report{}, err
+			}
+			tm, err := childMeasurement(b.torchEnv(tc.coreOption(), tc.Capability, alloc, tc.Threads), o.python, b.script(), "--model", kind,
 				"--density", strconv.FormatFloat(density, 'g', -1, 64), "--batch", strconv.Itoa(o.batch), "--steps", strconv.Itoa(o.steps),
 				"--threads", strconv.Itoa(tc.Threads), "--csr")
 			if err != nil {

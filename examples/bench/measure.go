@@ -234,3 +234,9 @@ func childMeasurement(env []string, name string, args ...string) (measurement, e
 	err := runChild(env, func(b []byte) error { return json.Unmarshal(b, &m) }, name, args...)
 	return m, err
 }
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
