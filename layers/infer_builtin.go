@@ -103,16 +103,25 @@ func (l *Dense) Export() (ExportedLayer, error) {
 	return e, nil
 }
 
-func loadDense(n *ExportedNode) (InferenceOp, error) {
-	var a denseAttrs
-	if err := n.DecodeAttrs(&a); err != nil {
-		return nil, err
+// decodeActivated decodes n's attributes into attrs, whose field
+// activation names the node's activation, and returns the width of n's one
+// input and that activation: the common start of the loaders of layers
+// with an activation.
+func decodeActivated(n *ExportedNode, attrs any, activation *string) (int, Activation, error) {
+	if err := n.DecodeAttrs(attrs); err != nil {
+		return 0, "", err
 	}
 	inW, err := n.OneInput()
 	if err != nil {
-		return nil, err
+		return 0, "", err
 	}
-	act, err := ParseActivation(a.Activation)
+	act, err := ParseActivation(*activation)
+	return inW, act, err
+}
+
+func loadDense(n *ExportedNode) (InferenceOp, error) {
+	var a denseAttrs
+	inW, act, err := decodeActivated(n, &a, &a.Activation)
 	if err != nil {
 		return nil, err
 	}
@@ -198,14 +207,7 @@ func csr(w []float32, m *Mask, in, out int) (indptr, indices []int64, values []f
 // the kernel KernelAuto picks under DefaultTuning.
 func loadSparseDense(n *ExportedNode) (InferenceOp, error) {
 	var a sparseAttrs
-	if err := n.DecodeAttrs(&a); err != nil {
-		return nil, err
-	}
-	inW, err := n.OneInput()
-	if err != nil {
-		return nil, err
-	}
-	act, err := ParseActivation(a.Activation)
+	inW, act, err := decodeActivated(n, &a, &a.Activation)
 	if err != nil {
 		return nil, err
 	}
@@ -463,14 +465,7 @@ func (l *Conv2D) Export() (ExportedLayer, error) {
 
 func loadConv2D(n *ExportedNode) (InferenceOp, error) {
 	var a convAttrs
-	if err := n.DecodeAttrs(&a); err != nil {
-		return nil, err
-	}
-	inW, err := n.OneInput()
-	if err != nil {
-		return nil, err
-	}
-	act, err := ParseActivation(a.Activation)
+	inW, act, err := decodeActivated(n, &a, &a.Activation)
 	if err != nil {
 		return nil, err
 	}
@@ -546,14 +541,7 @@ func (l *ActivationLayer) Export() (ExportedLayer, error) {
 
 func loadActivation(n *ExportedNode) (InferenceOp, error) {
 	var a activationAttrs
-	if err := n.DecodeAttrs(&a); err != nil {
-		return nil, err
-	}
-	size, err := n.OneInput()
-	if err != nil {
-		return nil, err
-	}
-	act, err := ParseActivation(a.Activation)
+	size, act, err := decodeActivated(n, &a, &a.Activation)
 	if err != nil {
 		return nil, err
 	}
