@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -35,6 +36,11 @@ func LoadResults(out string) ([]*CellResult, error) {
 		}
 		if r.MaskFile != "" {
 			r.MaskFile = filepath.Join(filepath.Dir(p), r.MaskFile)
+			// Masks are only for the figures: results copied without them
+			// (as committed with the README) still make the tables.
+			if _, err := os.Stat(r.MaskFile); errors.Is(err, fs.ErrNotExist) {
+				r.MaskFile = ""
+			}
 		}
 		rs = append(rs, r)
 	}
