@@ -288,7 +288,7 @@ func loadSparseDense(n *ExportedNode) (InferenceOp, error) {
 	if err := rows.Check(); err != nil {
 		return nil, err
 	}
-	tuning := sparse.DefaultTuning()
+	tuning := sparse.Tuning(DefaultTuning())
 	plan := sparse.NewPlanRows(rows, sparse.Auto, tuning)
 	if plan.LayoutValues() > maxLayoutPerEdge*a.Active {
 		plan = sparse.NewPlanRows(rows, sparse.Sparse, tuning)

@@ -45,7 +45,8 @@ func ParseKernel(s string) (Kernel, error) {
 // kernel and KernelSparse splits its work between BLAS and the edge
 // kernels. DefaultTuning returns the measured values; SetTuning changes a
 // layer's. It replaces the package variables SparseCrossover,
-// SparseCrossoverGo, BlockCrossover and DenseBlockFill of earlier versions.
+// SparseCrossoverGo, BlockCrossover and DenseBlockFill of earlier versions
+// (kept, deprecated, for one release: DefaultTuning reads them).
 type Tuning struct {
 	// SparseCrossover is the largest density at which KernelAuto chooses
 	// the sparse kernels over one dense product when they run in assembly
@@ -74,8 +75,43 @@ type Tuning struct {
 }
 
 // DefaultTuning returns the measured thresholds for the BLAS in use (see
-// Tuning and BLAS). Every G2G layer starts with them.
-func DefaultTuning() Tuning { return Tuning(sparse.DefaultTuning()) }
+// Tuning and BLAS). Every G2G layer starts with them. While the deprecated
+// package variables below exist, a value a program gave one of them
+// replaces the measured one.
+func DefaultTuning() Tuning {
+	t := Tuning(sparse.DefaultTuning())
+	t.SparseCrossover, t.SparseCrossoverGo, t.BlockCrossover = SparseCrossover, SparseCrossoverGo, BlockCrossover
+	if DenseBlockFill > 0 {
+		t.DenseBlockFill = DenseBlockFill
+	}
+	return t
+}
+
+// SparseCrossover is the default Tuning.SparseCrossover.
+//
+// Deprecated: set a layer's thresholds with G2G.SetTuning. DefaultTuning
+// reads this variable until it is removed in the next release.
+var SparseCrossover = sparse.DefaultTuning().SparseCrossover
+
+// SparseCrossoverGo is the default Tuning.SparseCrossoverGo.
+//
+// Deprecated: set a layer's thresholds with G2G.SetTuning. DefaultTuning
+// reads this variable until it is removed in the next release.
+var SparseCrossoverGo = sparse.DefaultTuning().SparseCrossoverGo
+
+// BlockCrossover is the default Tuning.BlockCrossover.
+//
+// Deprecated: set a layer's thresholds with G2G.SetTuning. DefaultTuning
+// reads this variable until it is removed in the next release.
+var BlockCrossover = sparse.DefaultTuning().BlockCrossover
+
+// DenseBlockFill, when positive, replaces the default
+// Tuning.DenseBlockFill, which depends on the BLAS in use; 0 (the initial
+// value) keeps it. Earlier versions set it from package graph's init.
+//
+// Deprecated: set a layer's thresholds with G2G.SetTuning. DefaultTuning
+// reads this variable until it is removed in the next release.
+var DenseBlockFill float64
 
 // SetKernel chooses the kernel of the layer's products (G2GConfig.Kernel,
 // KernelAuto by default). KernelBlocks falls back to KernelDense when the

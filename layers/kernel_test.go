@@ -62,3 +62,28 @@ func TestKernelConfigAndTuning(t *testing.T) {
 		t.Fatalf("crossovers 0: auto runs %s", l.Kernel())
 	}
 }
+
+// The deprecated package variables of earlier versions still steer the
+// layers created after a program sets them, through DefaultTuning.
+func TestDeprecatedTuningVariables(t *testing.T) {
+	saved := [4]float64{SparseCrossover, SparseCrossoverGo, BlockCrossover, DenseBlockFill}
+	defer func() {
+		SparseCrossover, SparseCrossoverGo, BlockCrossover, DenseBlockFill = saved[0], saved[1], saved[2], saved[3]
+	}()
+	measured := DefaultTuning()
+	if DenseBlockFill != 0 || measured.DenseBlockFill <= 0 {
+		t.Fatalf("DenseBlockFill %v, default tuning %+v: want 0 and the BLAS's measured fill", DenseBlockFill, measured)
+	}
+	SparseCrossover, SparseCrossoverGo, BlockCrossover, DenseBlockFill = 0, 0, 0, 3
+	want := Tuning{SparseCrossover: 0, SparseCrossoverGo: 0, BlockCrossover: 0, DenseBlockFill: 3}
+	if got := DefaultTuning(); got != want {
+		t.Fatalf("DefaultTuning() = %+v, want %+v", got, want)
+	}
+	l, err := NewG2G(G2GConfig{Name: "h", In: 64, Out: 64, Groups: 4, Density: 0.25, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Tuning() != want || l.Kernel() != KernelDense {
+		t.Fatalf("new layer: tuning %+v, kernel %s; want %+v and dense (every crossover 0)", l.Tuning(), l.Kernel(), want)
+	}
+}
