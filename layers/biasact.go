@@ -34,18 +34,26 @@ type biasActOp struct {
 	batch int
 }
 
-// biasAct adds act(y + b) (b may be nil) to the graph.
+// biasAct adds act(y + b) (b may be nil) to the graph. When y is
+// feature-major (units × padded batch, see Builder.SetOutputFeatureMajor
+// and MarkFeatureMajor) the result is feature-major too, with zero
+// padding columns, and marked so; otherwise both are batch-major
+// (batch, units).
 func biasAct(l Layer, b *Builder, y *G.Node, bias *Param, act Activation) (*G.Node, error) {
 	if _, err := ParseActivation(string(act)); err != nil {
 		return nil, wrap(l, err, "activation")
 	}
+	fm := b.FeatureMajor(y)
 	if bias == nil && (act == "" || act == Linear) {
 		return y, nil
 	}
-	if y.Dims() != 2 {
+	if !fm && y.Dims() != 2 {
 		return nil, errorf(l, "bias and activation need a (batch, units) input, got shape %v", y.Shape())
 	}
-	op := &biasActOp{act: act, bias: bias != nil, label: l.Name()}
+	op := &biasActOp{act: act, bias: bias != nil, label: l.Name(), fm: fm}
+	if fm {
+		op.batch = b.Batch
+	}
 	in := []*G.Node{y}
 	if bias != nil {
 		in = append(in, b.Param(bias))
@@ -54,30 +62,9 @@ func biasAct(l Layer, b *Builder, y *G.Node, bias *Param, act Activation) (*G.No
 	if err != nil {
 		return nil, wrap(l, err, "bias and activation")
 	}
-	return out, nil
-}
-
-// biasActFeatureMajor is biasAct for a feature-major y (units × padded
-// batch, see Builder.SetOutputFeatureMajor): the result is feature-major
-// too, with zero padding columns, and marked so.
-func biasActFeatureMajor(l Layer, b *Builder, y *G.Node, bias *Param, act Activation) (*G.Node, error) {
-	if _, err := ParseActivation(string(act)); err != nil {
-		return nil, wrap(l, err, "activation")
+	if fm {
+		b.MarkFeatureMajor(out)
 	}
-	b.MarkFeatureMajor(y)
-	if bias == nil && (act == "" || act == Linear) {
-		return y, nil
-	}
-	op := &biasActOp{act: act, bias: bias != nil, label: l.Name(), fm: true, batch: b.Batch}
-	in := []*G.Node{y}
-	if bias != nil {
-		in = append(in, b.Param(bias))
-	}
-	out, err := G.ApplyOp(op, in...)
-	if err != nil {
-		return nil, wrap(l, err, "bias and activation")
-	}
-	b.MarkFeatureMajor(out)
 	return out, nil
 }
 

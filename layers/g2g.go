@@ -397,11 +397,9 @@ func (l *G2G) Forward(b *Builder, inputs ...*G.Node) (*G.Node, error) {
 		return nil, wrap(l, err, "x·(W⊙M)")
 	}
 	if op.lay.OutFM {
-		y, err = biasActFeatureMajor(l, b, y, l.b, l.cfg.Activation)
-	} else {
-		y, err = biasAct(l, b, y, l.b, l.cfg.Activation)
+		b.MarkFeatureMajor(y)
 	}
-	if err != nil {
+	if y, err = biasAct(l, b, y, l.b, l.cfg.Activation); err != nil {
 		return nil, err
 	}
 	b.Record(l, x, y)
