@@ -1,7 +1,6 @@
 package report
 
 import (
-	"fmt"
 	"math"
 	"sort"
 
@@ -87,12 +86,8 @@ func PlotAccuracyVsParams(path string, rows []Row, title string) error {
 		eb.Color, eb.Width, eb.CapWidth = clr, vg.Points(1.2), vg.Points(7)
 		p.Add(eb, l, sc)
 		name := k.label(multi, false)
-		switch {
-		case !perEntry:
-		case lo == hi:
-			name += fmt.Sprintf(" (%d seed%s)", lo, plural(lo))
-		default:
-			name += fmt.Sprintf(" (%d–%d seeds)", lo, hi)
+		if perEntry {
+			name += seedRange(lo, hi)
 		}
 		leg.Add(name, l, sc)
 	}

@@ -321,7 +321,7 @@ func PlotLearningCurves(path string, runs []Run, metric string, title string) er
 		}
 		name := c.key.label(len(datasets) > 1, len(densities[c.key.method]) > 1 || c.key.density != 1)
 		if perEntry {
-			name += fmt.Sprintf(" (%d seed%s)", c.seeds, plural(c.seeds))
+			name += seedRange(c.seeds, c.seeds)
 		}
 		leg.Add(name, thumbs...)
 		maxEpoch = math.Max(maxEpoch, c.xys[len(c.xys)-1].X)
@@ -423,7 +423,7 @@ func PlotAccuracyVsDensity(path string, rows []Row, title string) error {
 		}
 		name += fmt.Sprintf(" %.2f ± %.2f %%", y, sd)
 		if perEntry {
-			name += fmt.Sprintf(" (%d seed%s)", r.Seeds, plural(r.Seeds))
+			name += seedRange(r.Seeds, r.Seeds)
 		}
 		leg.Add(name, thumbs...)
 	}
@@ -457,12 +457,8 @@ func PlotAccuracyVsDensity(path string, rows []Row, title string) error {
 		eb.Color, eb.Width, eb.CapWidth = clr, vg.Points(1.2), vg.Points(7)
 		p.Add(eb, l, sc)
 		name := s.key.label(multi, false)
-		switch {
-		case !perEntry:
-		case lo == hi:
-			name += fmt.Sprintf(" (%d seed%s)", lo, plural(lo))
-		default:
-			name += fmt.Sprintf(" (%d–%d seeds)", lo, hi)
+		if perEntry {
+			name += seedRange(lo, hi)
 		}
 		leg.Add(name, l, sc)
 	}
@@ -579,6 +575,15 @@ func seedsHeading(counts []int) (heading string, perEntry bool) {
 		return fmt.Sprintf("%d seed%s", lo, plural(lo)), false
 	}
 	return "seeds", true
+}
+
+// seedRange is a legend entry's own seed count, " (3 seeds)", or its
+// range over the entry's points, " (3–5 seeds)".
+func seedRange(lo, hi int) string {
+	if lo == hi {
+		return fmt.Sprintf(" (%d seed%s)", lo, plural(lo))
+	}
+	return fmt.Sprintf(" (%d–%d seeds)", lo, hi)
 }
 
 // plural returns "s" unless n is 1.
