@@ -50,13 +50,7 @@ func (p *Plan) ForwardIn(pr *Product, w, m, x []float32, batch int, lay Layout) 
 		}
 		return pr.featureMajor(&pr.yb, y, p.out, batch)
 	}
-	var wm []float32
-	if len(p.blocks) > 0 {
-		wm = p.maskedWeights(pr, w, m)
-	}
-	pr.fwd++
-	pr.wp = grow(pr.wp, p.byOut.NNZ())
-	p.packForward(pr.wp, w)
+	wm := p.prepareForward(pr, w, m)
 	pr.fit(batch, p.in, p.out)
 	pr.xcur = pr.xt
 	if lay.InFM {

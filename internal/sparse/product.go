@@ -171,15 +171,23 @@ type sparseKernel struct{}
 // forward computes y = x·(W⊙M) on the sparse kernels — dense blocks with
 // BLAS from W⊙M, the other edges from w — whole for training, in chunks of
 // evalChunk samples otherwise.
-func (sparseKernel) forward(p *Plan, pr *Product, w, m, x, y []float32, batch int) error {
+// prepareForward readies pr for a sparse forward product on the current
+// weights: the blocks' W⊙M (returned, nil without blocks) and the
+// scattered edges' weights packed in the order the kernel reads them.
+func (p *Plan) prepareForward(pr *Product, w, m []float32) []float32 {
 	var wm []float32
 	if len(p.blocks) > 0 {
 		wm = p.maskedWeights(pr, w, m)
 	}
-	in, out := p.in, p.out
 	pr.fwd++
 	pr.wp = grow(pr.wp, p.byOut.NNZ())
 	p.packForward(pr.wp, w)
+	return wm
+}
+
+func (sparseKernel) forward(p *Plan, pr *Product, w, m, x, y []float32, batch int) error {
+	wm := p.prepareForward(pr, w, m)
+	in, out := p.in, p.out
 	chunk := evalChunk
 	if pr.train {
 		chunk = batch
