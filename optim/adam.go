@@ -173,6 +173,9 @@ func (o *Adam) Step(params []Param) error {
 			}
 		}
 		o.work = adamWork{k: k, w: w, grad: grad, m: m, v: v, mask: mask, asm: asm}
+		if st.packed && p.MirrorAt != nil {
+			o.work.mirror, o.work.at = p.Mirror, p.MirrorAt
+		}
 		if asm {
 			o.work.c = k.consts()
 		}
@@ -188,8 +191,11 @@ func (o *Adam) Step(params []Param) error {
 type adamWork struct {
 	k                   adamStep
 	w, grad, m, v, mask []float32
-	asm                 bool       // use the AVX-512 kernel
-	c                   adamConsts // k for the kernel
+	// mirror and at, with packed state: Param.Mirror and Param.MirrorAt.
+	mirror []float32
+	at     []int32
+	asm    bool       // use the AVX-512 kernel
+	c      adamConsts // k for the kernel
 }
 
 func (a *adamWork) run(s span) {
@@ -200,20 +206,31 @@ func (a *adamWork) run(s span) {
 	switch {
 	case s.idx != nil:
 		idx, m, v := s.idx[s.lo:s.hi], m[s.lo:s.hi], v[s.lo:s.hi]
+		var at []int32
+		if a.at != nil {
+			at = a.at[s.lo:s.hi]
+		}
 		if a.asm {
 			// The indices were checked against len(w) = len(grad) when
-			// the state was packed (begin, checkActive).
-			adamAVX512(&a.c, &w[0], &grad[0], &m[0], &v[0], &idx[0], len(idx))
+			// the state was packed (begin, checkActive), at against
+			// len(mirror) by checkMirror.
+			var mp *float32
+			var ap *int32
+			if at != nil && len(a.mirror) > 0 {
+				mp, ap = &a.mirror[0], &at[0]
+			}
+			adamAVX512(&a.c, &w[0], &grad[0], &m[0], &v[0], &idx[0], len(idx), mp, ap)
 			return
 		}
 		for j, i := range idx {
 			k.update(&w[i], grad[i], &m[j], &v[j])
 		}
+		mirrorActive(a.mirror, at, w, idx)
 		return
 	case mask == nil:
 		w, grad, m, v := w[s.lo:s.hi], grad[s.lo:s.hi], m[s.lo:s.hi], v[s.lo:s.hi]
 		if a.asm {
-			adamAVX512(&a.c, &w[0], &grad[0], &m[0], &v[0], nil, len(w))
+			adamAVX512(&a.c, &w[0], &grad[0], &m[0], &v[0], nil, len(w), nil, nil)
 			return
 		}
 		for i := range w {
@@ -229,6 +246,9 @@ func (a *adamWork) run(s span) {
 		k.update(&w[i], grad[i], &m[i], &v[i])
 	}
 }
+
+// WritesMirrors reports true: Step writes Param.Mirror.
+func (o *Adam) WritesMirrors() bool { return true }
 
 // adamStep holds one step's constants for one parameter.
 type adamStep struct {

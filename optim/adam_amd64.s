@@ -2,12 +2,14 @@
 
 #include "textflag.h"
 
-// func adamAVX512(c *adamConsts, w, grad, m, v *float32, idx *int32, n int)
+// func adamAVX512(c *adamConsts, w, grad, m, v *float32, idx *int32, n int, mirror *float32, at *int32)
 // applies one Adam step (adamStep.update) to n entries: entry j has w[idx[j]],
 // g[idx[j]], m[j], v[j], or w[j], g[j], m[j], v[j] when idx is nil. Runs of
 // 16 consecutive indices are loaded and stored as vectors, other groups
 // of 16 gathered and scattered; the last n mod 16 entries are masked.
-TEXT ·adamAVX512(SB), NOSPLIT, $0-56
+// With at non-nil (idx too), each updated w[idx[j]] is also stored at
+// mirror[at[j]] where at[j] >= 0.
+TEXT ·adamAVX512(SB), NOSPLIT, $0-72
 	MOVQ c+0(FP), AX
 	MOVQ w+8(FP), DI
 	MOVQ grad+16(FP), SI
@@ -93,6 +95,29 @@ indexed:
 	VMOVUPS Z3, (R8)(BX*4)
 	VMOVUPS Z4, (R9)(BX*4)
 	VMOVUPS Z2, (DI)(R11*4)
+	MOVQ at+64(FP), R12
+	TESTQ R12, R12
+	JEQ runmirrored
+	MOVL (R12)(BX*4), R11
+	MOVL 60(R12)(BX*4), R13
+	SUBL R11, R13
+	CMPL R13, $15
+	JNE runmirroredscatter
+	TESTL R11, R11
+	JLT runmirroredscatter
+	MOVQ mirror+56(FP), R13
+	VMOVUPS Z2, (R13)(R11*4)
+	JMP runmirrored
+runmirroredscatter:
+	VMOVDQU32 (R12)(BX*4), Z11
+	VPXORD Z12, Z12, Z12
+	// K1: lanes with at[j] >= 0
+	VPCMPD $5, Z12, Z11, K1
+	KORTESTW K1, K1
+	JEQ runmirrored
+	MOVQ mirror+56(FP), R11
+	VSCATTERDPS Z2, K1, (R11)(Z11*4)
+runmirrored:
 	ADDQ $16, BX
 	JMP indexed
 
@@ -146,6 +171,29 @@ scattered:
 	VMOVUPS Z4, (R9)(BX*4)
 	KXNORW K1, K1, K1
 	VSCATTERDPS Z2, K1, (DI)(Z0*4)
+	MOVQ at+64(FP), R12
+	TESTQ R12, R12
+	JEQ scatteredmirrored
+	MOVL (R12)(BX*4), R11
+	MOVL 60(R12)(BX*4), R13
+	SUBL R11, R13
+	CMPL R13, $15
+	JNE scatteredmirroredscatter
+	TESTL R11, R11
+	JLT scatteredmirroredscatter
+	MOVQ mirror+56(FP), R13
+	VMOVUPS Z2, (R13)(R11*4)
+	JMP scatteredmirrored
+scatteredmirroredscatter:
+	VMOVDQU32 (R12)(BX*4), Z11
+	VPXORD Z12, Z12, Z12
+	// K1: lanes with at[j] >= 0
+	VPCMPD $5, Z12, Z11, K1
+	KORTESTW K1, K1
+	JEQ scatteredmirrored
+	MOVQ mirror+56(FP), R11
+	VSCATTERDPS Z2, K1, (R11)(Z11*4)
+scatteredmirrored:
 	ADDQ $16, BX
 	JMP indexed
 
@@ -211,6 +259,19 @@ indexedtail:
 	VMOVUPS Z4, K7, (R9)(BX*4)
 	KMOVW K7, K1
 	VSCATTERDPS Z2, K1, (DI)(Z0*4)
+	MOVQ at+64(FP), R12
+	TESTQ R12, R12
+	JEQ tailmirrored
+	VMOVDQU32.Z (R12)(BX*4), K7, Z11
+	VPXORD Z12, Z12, Z12
+	// K1: lanes with at[j] >= 0
+	VPCMPD $5, Z12, Z11, K1
+	KANDW K7, K1, K1
+	KORTESTW K1, K1
+	JEQ tailmirrored
+	MOVQ mirror+56(FP), R11
+	VSCATTERDPS Z2, K1, (R11)(Z11*4)
+tailmirrored:
 	JMP done
 
 contig:

@@ -40,6 +40,11 @@ type paramState struct {
 	packed bool
 	active []int32
 	given  []int32
+	// mirrorAt is the last Param.MirrorAt found valid, with the length of
+	// the Mirror it was checked against, so that an unchanged slice is not
+	// checked again at every step.
+	mirrorAt  []int32
+	mirrorLen int
 }
 
 // span is the part of one parameter a step visits: every index in
@@ -98,6 +103,34 @@ func checkActive(kind string, p *Param) error {
 		prev = k
 	}
 	return nil
+}
+
+// checkMirror verifies p's Mirror and MirrorAt (see Param.Mirror), unless
+// the same MirrorAt slice passed the check against a Mirror as long before.
+// The kernels store through MirrorAt without bounds checks.
+func (c *core) checkMirror(p *Param) error {
+	if p.Mirror == nil && p.MirrorAt == nil {
+		return nil
+	}
+	if p.Active == nil || len(p.MirrorAt) != len(p.Active) {
+		return errors.Errorf("optim: %s: parameter %q: MirrorAt needs Active and must have its length %d, got %d",
+			c.kind, p.Name, len(p.Active), len(p.MirrorAt))
+	}
+	if st, ok := c.params[p.Name]; ok && sameSlice(st.mirrorAt, p.MirrorAt) && st.mirrorLen == len(p.Mirror) {
+		return nil
+	}
+	for k, a := range p.MirrorAt {
+		if int(a) >= len(p.Mirror) {
+			return errors.Errorf("optim: %s: parameter %q: MirrorAt[%d] = %d, beyond Mirror's %d entries",
+				c.kind, p.Name, k, a, len(p.Mirror))
+		}
+	}
+	return nil
+}
+
+// noteMirror records p's MirrorAt as checked (called once nothing can fail).
+func (st *paramState) noteMirror(p *Param) {
+	st.mirrorAt, st.mirrorLen = p.MirrorAt, len(p.Mirror)
 }
 
 func sameSlice(a, b []int32) bool {
@@ -200,6 +233,9 @@ func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
 				}
 			}
 		}
+		if err := c.checkMirror(p); err != nil {
+			return 0, 0, err
+		}
 		if st, ok := c.params[p.Name]; ok && st.n >= 0 && st.n != len(p.Value) {
 			return 0, 0, errors.Errorf("optim: %s: parameter %q: len(Value) = %d, but its optimizer state has length %d",
 				c.kind, p.Name, len(p.Value), st.n)
@@ -225,6 +261,7 @@ func (c *core) begin(params []Param) (lr float64, scale float32, err error) {
 	// Nothing can fail from here on.
 	for i := range params {
 		c.layout(&params[i], c.cur[i])
+		c.cur[i].noteMirror(&params[i])
 	}
 	scale = 1
 	if c.clipNorm > 0 {
@@ -493,4 +530,14 @@ func (c *core) resetAt(name string, indices []int) error {
 		}
 	}
 	return nil
+}
+
+// mirrorActive stores w[idx[j]] at mirror[at[j]] for every j with at[j] >=
+// 0 (Param.Mirror); at is nil when there is no mirror.
+func mirrorActive(mirror []float32, at []int32, w []float32, idx []int32) {
+	for j, a := range at {
+		if a >= 0 {
+			mirror[a] = w[idx[j]]
+		}
+	}
 }

@@ -118,7 +118,7 @@ func TestAdamKernelMatchesScalar(t *testing.T) {
 				if idx != nil {
 					ip = &idx[0]
 				}
-				adamAVX512(&c, &w[0], &g[0], &m[0], &v[0], ip, n)
+				adamAVX512(&c, &w[0], &g[0], &m[0], &v[0], ip, n, nil, nil)
 				for i := range w {
 					if !sameBits(w[i], wantW[i]) {
 						t.Fatalf("step %d, n %d, %s: w[%d] = %g (%#x), want %g (%#x)", si, n, mode, i,

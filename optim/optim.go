@@ -48,8 +48,29 @@ type Param struct {
 	// theirs) and makes one pass over Mask that sets every masked value to
 	// 0. State and SetState exchange full-size slots all the same.
 	Active []int32
+	// Mirror and MirrorAt, when set (with Active), ask Step to also store
+	// the new value of every active entry Active[k] at Mirror[MirrorAt[k]],
+	// skipping entries whose MirrorAt is negative. A layer that reads some
+	// of its weights from a copy in another order (G2G's sparse kernel
+	// reads its scattered edges' weights packed in the order of its
+	// forward product) has the optimizer keep the copy current, instead of
+	// re-reading the whole parameter at every forward pass.
+	// len(MirrorAt) must equal len(Active) and every MirrorAt[k] must be
+	// below len(Mirror); like Active, a MirrorAt slice once passed must not
+	// be modified (a new slice is checked again). Optimizers that honour
+	// these fields implement MirrorWriter.
+	Mirror   []float32
+	MirrorAt []int32
 	// NoDecay excludes the parameter from weight decay (biases, norms).
 	NoDecay bool
+}
+
+// MirrorWriter is implemented by optimizers whose Step writes
+// Param.Mirror. A training loop may rely on a layer's copy being current
+// after a successful Step only when its optimizer implements it and
+// WritesMirrors reports true.
+type MirrorWriter interface {
+	WritesMirrors() bool
 }
 
 // Optimizer updates parameters from their gradients.

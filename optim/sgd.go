@@ -105,6 +105,9 @@ func (o *SGD) Step(params []Param) error {
 			}
 		}
 		o.work = sgdWork{k: k, w: w, grad: grad, buf: buf, mask: mask}
+		if st.packed && p.MirrorAt != nil {
+			o.work.mirror, o.work.at = p.Mirror, p.MirrorAt
+		}
 		o.c.spans(p, st, &o.work)
 	}
 	o.c.end()
@@ -115,6 +118,9 @@ func (o *SGD) Step(params []Param) error {
 type sgdWork struct {
 	k                  sgdStep
 	w, grad, buf, mask []float32
+	// mirror and at, with packed state: Param.Mirror and Param.MirrorAt.
+	mirror []float32
+	at     []int32
 }
 
 func (a *sgdWork) run(s span) {
@@ -122,6 +128,9 @@ func (a *sgdWork) run(s span) {
 	if s.idx != nil {
 		// Packed: buf[j] is the momentum of entry idx[j].
 		idx := s.idx[s.lo:s.hi]
+		if a.at != nil {
+			defer mirrorActive(a.mirror, a.at[s.lo:s.hi], w, idx)
+		}
 		if !k.hasMom {
 			for _, i := range idx {
 				k.update(&w[i], grad[i], nil)
@@ -145,6 +154,9 @@ func (a *sgdWork) run(s span) {
 		k.update(&w[i], grad[i], &buf[i])
 	}
 }
+
+// WritesMirrors reports true: Step writes Param.Mirror.
+func (o *SGD) WritesMirrors() bool { return true }
 
 // sgdStep holds one step's constants for one parameter.
 type sgdStep struct {
