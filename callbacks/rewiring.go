@@ -16,7 +16,10 @@ import (
 
 // RewiringConfig configures a Rewiring callback: a rewiring rule (Rewirer:
 // what to drop and what to grow) run on a Schedule (when, and how much),
-// with optional hooks for the statistics its scores need.
+// with optional hooks for the statistics its scores need. The hooks and the
+// Rewirer's functions must not write weights directly: Rewiring's own edits
+// go through the layers' Prune and Grow, so it reports
+// graph.WeightPreserver's PreservesWeights as true.
 type RewiringConfig struct {
 	// Name names the rule (default "rewiring"): it is the callback's Name,
 	// the prefix of its errors and summary lines, and the first part of the

@@ -66,7 +66,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			d := toyData(256, 1024, 3, 1)
 			opt, _ := optim.NewAdam(optim.AdamConfig{LR: 1e-3})
 			step := func() {
-				_, p, err := m.trainStep(labelBatch(d.X, d.Y), opt, 0)
+				_, p, err := m.trainStep(labelBatch(d.X, d.Y), opt, 0, true)
 				if err != nil {
 					b.Fatal(err)
 				}

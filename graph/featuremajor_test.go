@@ -30,7 +30,7 @@ func TestFeatureMajorChainsChangeNoNumber(t *testing.T) {
 		d := toyData(21, 40, 5, 3) // 21 samples: padded rows
 		opt, _ := optim.NewAdam(optim.AdamConfig{LR: 1e-2})
 		for step := 0; step < 5; step++ {
-			loss, p, err := m.trainStep(labelBatch(d.X, d.Y), opt, step)
+			loss, p, err := m.trainStep(labelBatch(d.X, d.Y), opt, step, false)
 			if err != nil {
 				t.Fatal(err)
 			}

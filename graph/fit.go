@@ -9,6 +9,7 @@ import (
 
 	"github.com/g2g-ml/g2g/datasets"
 	"github.com/g2g-ml/g2g/internal/rngs"
+	"github.com/g2g-ml/g2g/layers"
 	"github.com/g2g-ml/g2g/optim"
 )
 
@@ -124,6 +125,11 @@ func (m *Model) FitContext(runCtx context.Context, train *datasets.Dataset, cfg 
 		}
 		return nil
 	}
+	// The sparse layers' weight copies are current only between steps of
+	// this loop (see mirrorsWritten); never before it, nor after it.
+	mirror := m.mirrorsWritten(cfg.Optimizer, cfg.Callbacks)
+	m.staleMirrors()
+	defer m.staleMirrors()
 	if err := call("OnTrainBegin", func(cb Callback) error { return cb.OnTrainBegin(ctx) }); err != nil {
 		return hist, err
 	}
@@ -160,7 +166,7 @@ func (m *Model) FitContext(runCtx context.Context, train *datasets.Dataset, cfg 
 				return hist, err
 			}
 			run.bind.gather(&bd, n, x, y, cur.Targets, cur.Fields)
-			loss, prog, err := m.trainStep(&bd, cfg.Optimizer, ctx.Step)
+			loss, prog, err := m.trainStep(&bd, cfg.Optimizer, ctx.Step, mirror)
 			if err != nil {
 				return hist, errors.Wrapf(err, "fit: epoch %d, step %d", epoch, ctx.Step)
 			}
@@ -272,7 +278,7 @@ func (m *Model) checkData(d *datasets.Dataset, sig *signature) (*binding, error)
 // trainStep runs forward and backward on one batch and applies the
 // optimizer. It returns the loss and the program, which the caller must
 // reset.
-func (m *Model) trainStep(bd *batchData, opt optim.Optimizer, step int) (float64, *program, error) {
+func (m *Model) trainStep(bd *batchData, opt optim.Optimizer, step int, mirror bool) (float64, *program, error) {
 	p, err := m.program(bd.n, true)
 	if err != nil {
 		return 0, nil, err
@@ -298,17 +304,83 @@ func (m *Model) trainStep(bd *batchData, opt optim.Optimizer, step int) (float64
 		p.reset()
 		return 0, nil, err
 	}
-	params := p.optParams(grads)
+	params := p.optParams(grads, mirror)
 	if err := opt.Step(params); err != nil {
 		p.reset()
 		return 0, nil, errors.Wrap(err, "optimizer")
 	}
+	for i, l := range p.mirrors {
+		if l != nil && params[i].MirrorAt != nil {
+			l.SetMirrorCurrent(true)
+		}
+	}
 	return loss, p, nil
+}
+
+// WeightPreserver is implemented by callbacks whose OnEpochBegin,
+// OnBatchBegin, OnBatchEnd and OnEpochEnd change no parameter's values
+// except through the mask edits of sparse layers (Prune, Grow and the
+// like), which the layers track themselves. Every callback of package
+// callbacks implements it. Fit lets its optimizer keep the sparse layers'
+// packed weight copies current from one step to the next
+// (layers.WeightMirror), sparing each forward pass a re-read of every
+// sparse weight matrix, only when every callback implements it and
+// reports true; otherwise the copies are refreshed from the weights at
+// every forward pass. A callback that writes weights directly (averaging
+// them, clipping them, loading them) must not report true. FitConfig.Augment
+// must not change weights either.
+type WeightPreserver interface {
+	PreservesWeights() bool
+}
+
+// mirrorsWritten reports whether Fit may keep the sparse layers' weight
+// copies current between steps: the optimizer writes them and no callback
+// changes weights behind its back.
+func (m *Model) mirrorsWritten(opt optim.Optimizer, cbs []Callback) bool {
+	if mw, ok := opt.(optim.MirrorWriter); !ok || !mw.WritesMirrors() {
+		return false
+	}
+	for _, cb := range cbs {
+		if wp, ok := cb.(WeightPreserver); !ok || !wp.PreservesWeights() {
+			return false
+		}
+	}
+	return true
+}
+
+// staleMirrors marks every sparse layer's weight copy as not current, so
+// that the next forward pass refreshes it from the weights.
+func (m *Model) staleMirrors() {
+	for _, l := range m.layers {
+		if wm, ok := l.(layers.WeightMirror); ok {
+			wm.SetMirrorCurrent(false)
+		}
+	}
+}
+
+// weightMirrors returns, for each of params, the layer keeping a copy of
+// its weights (the sparse layer whose Weight it is and that implements
+// layers.WeightMirror), or nil.
+func (m *Model) weightMirrors(params []*layers.Param) []layers.WeightMirror {
+	out := make([]layers.WeightMirror, len(params))
+	for _, l := range m.layers {
+		s, ok1 := l.(layers.Sparse)
+		wm, ok2 := l.(layers.WeightMirror)
+		if !ok1 || !ok2 {
+			continue
+		}
+		for i, prm := range params {
+			if prm == s.Weight() {
+				out[i] = wm
+			}
+		}
+	}
+	return out
 }
 
 // optParams returns the optimizer's view of the program's parameters, reusing
 // one slice across steps.
-func (p *program) optParams(grads [][]float32) []optim.Param {
+func (p *program) optParams(grads [][]float32, mirror bool) []optim.Param {
 	if p.opt == nil {
 		p.opt = make([]optim.Param, len(p.params))
 	}
@@ -317,6 +389,9 @@ func (p *program) optParams(grads [][]float32) []optim.Param {
 		if prm.Mask != nil {
 			op.Mask = prm.Mask.Data()
 			op.Active = prm.Mask.Offsets()
+			if mirror && p.mirrors[i] != nil {
+				op.Mirror, op.MirrorAt = p.mirrors[i].Mirror()
+			}
 		}
 		p.opt[i] = op
 	}

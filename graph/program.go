@@ -33,8 +33,11 @@ type program struct {
 	losses    []*G.Node   // each output's loss, with several outputs
 	obj       *objective  // what a training program computes
 	params    []*layers.Param
-	nodes     []*G.Node
-	taps      []layers.Tap
+	// mirrors[i] is the layer keeping a copy of params[i]'s weights
+	// (layers.WeightMirror), or nil.
+	mirrors []layers.WeightMirror
+	nodes   []*G.Node
+	taps    []layers.Tap
 	// tapBuf[k] holds batch-major copies of tap k's feature-major values
 	// (Context.Activations), with the tensors wrapping them.
 	tapBuf  [][2]tapCopy
@@ -174,6 +177,7 @@ func (m *Model) compile(batch int, train bool) (*program, error) {
 	for _, prm := range p.params {
 		p.nodes = append(p.nodes, b.ParamNode(prm))
 	}
+	p.mirrors = m.weightMirrors(p.params)
 	p.taps = b.Taps()
 	p.tapBuf = make([][2]tapCopy, len(p.taps))
 

@@ -329,13 +329,18 @@ func (op *colSumOp) Do(vals ...G.Value) (G.Value, error) {
 	if op.fm {
 		units, bp := shape[0], shape[1]
 		op.out = grow(op.out, units)
-		for j := range op.out {
-			var sum float32
-			for _, v := range d[j*bp : j*bp+op.batch] {
-				sum += v
+		out, batch := op.out, op.batch
+		// One unit's sum is a chain of dependent additions (in the order
+		// that fixes its bits), so the units are split between cores.
+		rowsParallel(units, batch, func(r0, r1 int) {
+			for j := r0; j < r1; j++ {
+				var sum float32
+				for _, v := range d[j*bp : j*bp+batch] {
+					sum += v
+				}
+				out[j] = sum
 			}
-			op.out[j] = sum
-		}
+		})
 		return op.wrap.Vector(op.out), nil
 	}
 	n := shape[1]

@@ -13,6 +13,9 @@ package layers
 //     graph.Context.DenseGrad.
 //   - Cost: a layer that implements MACCounter is counted by MACs and
 //     graph.Model.MACs.
+//   - Mirrored weights: a sparse layer whose forward pass reads a copy of
+//     its active weights in another order implements WeightMirror, and
+//     graph.Model.Fit has the optimizer keep the copy current.
 
 // DenseGradProvider is implemented by sparse layers that can provide the
 // dense gradient dLoss/d(W⊙M) of their masked weight: the gradient every
@@ -41,8 +44,30 @@ type MACCounter interface {
 	MACs() int
 }
 
+// WeightMirror is implemented by sparse layers whose forward product reads
+// some of their active weights from a copy kept in another order: G2G's
+// sparse kernel reads its scattered edges' weights packed in the order of
+// its forward pass, and would otherwise re-read all of W to refresh the
+// copy at every forward pass. graph.Model.Fit passes the copy to an
+// optimizer that writes it (optim.Param.Mirror, optim.MirrorWriter) and
+// marks it current after each step, while nothing else can change the
+// weights (see graph.WeightPreserver).
+type WeightMirror interface {
+	// Mirror returns the copy and, for each entry of Mask().Offsets(), its
+	// place in the copy, or -1 for an entry the copy does not hold; nil,
+	// nil when the layer's current kernel keeps no copy. The slices must
+	// not be modified.
+	Mirror() (values []float32, at []int32)
+	// SetMirrorCurrent records whether the copy equals the weights now.
+	// While it is set, forward passes read the copy as it is; set it only
+	// right after writing both, and clear it before anything else may
+	// change the weights.
+	SetMirrorCurrent(current bool)
+}
+
 // The built-in layers' capabilities, checked at compile time.
 var (
+	_ WeightMirror      = (*G2G)(nil)
 	_ DenseGradProvider = (*G2G)(nil)
 	_ MACCounter        = (*G2G)(nil)
 	_ MACCounter        = (*Dense)(nil)

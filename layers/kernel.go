@@ -156,6 +156,24 @@ func (l *G2G) kernelPlan() *sparse.Plan {
 	return l.plan
 }
 
+// Mirror returns the packed copy of the scattered edges' weights that the
+// sparse kernel's forward pass reads, and each active edge's place in it
+// (-1 for edges multiplied with BLAS); nil, nil on the dense and blocks
+// kernels. See WeightMirror.
+func (l *G2G) Mirror() (values []float32, at []int32) {
+	return l.kernelPlan().Mirror(l.mask.Offsets())
+}
+
+// SetMirrorCurrent records whether the copy Mirror returns equals W now.
+// It applies to the plan of the current mask, kernel and tuning; a later
+// mask edit or kernel change starts a new plan, whose copy is refreshed
+// from W. See WeightMirror.
+func (l *G2G) SetMirrorCurrent(current bool) {
+	if l.plan.Current(l.mask.Version(), sparse.Kernel(l.cfg.Kernel), sparse.Tuning(l.tuning)) {
+		l.plan.SetMirrorCurrent(current)
+	}
+}
+
 // engineMask returns the engine's view of m for a layer of g ensembles.
 func engineMask(m *Mask, g int) sparse.Mask {
 	return sparse.Mask{Data: m.Data(), In: m.In, Out: m.Out, Groups: g, InGroup: m.InGroup, OutGroup: m.OutGroup,

@@ -58,6 +58,20 @@ type Plan struct {
 	// order of W.
 	packedOut *kernels.Pattern
 	inToOut   []int32
+	// fwdIn is byOut reading its weights from wp, a copy packed in byIn's
+	// order (W's): offsets 0, 1, ... in byIn's order, so that the copy is
+	// filled, or written by the optimizer as a mirror, in one sequential
+	// pass. The forward products of training and evaluation read it;
+	// frozen snapshots use packedOut, whose copy is read in order.
+	// wpCurrent reports that wp equals W's entries: set by whoever wrote
+	// both (an optimizer writing the copy as a mirror, see Mirror), it
+	// lets the forward pass skip re-reading W. mirrorAt caches Mirror's
+	// places for the active list mirrorFor.
+	fwdIn     *kernels.Pattern
+	wp        []float32
+	wpCurrent bool
+	mirrorAt  []int32
+	mirrorFor []int32
 }
 
 // strategy is one kernel's way of computing the products: the plan picks
@@ -134,6 +148,13 @@ func newPlan(version uint64, in, out, g int, inGroup, outGroup []int, active int
 		p.blocks, counts = dense, n
 		p.byOut, p.byIn = patterns(p.blocks)
 		p.packedOut, p.inToOut = packOrder(p.byOut, p.byIn)
+		outToIn := make([]int32, len(p.inToOut))
+		for e, o := range p.inToOut {
+			outToIn[o] = int32(e)
+		}
+		// Same rows and columns as byOut, offsets a permutation of 0, 1,
+		// ...: well formed.
+		p.fwdIn, _ = kernels.NewPattern(p.byOut.Ptr, p.byOut.Col, outToIn)
 		p.run = sparseKernel{}
 	}
 	p.full = make([]bool, len(p.blocks))
@@ -300,6 +321,79 @@ func packOrder(byOut, byIn *kernels.Pattern) (packedOut *kernels.Pattern, inToOu
 	packedOut, _ = kernels.NewPattern(byOut.Ptr, byOut.Col, seq)
 	return packedOut, inToOut
 }
+
+// packedWeights returns the packed weights of the scattered edges for a
+// forward product on W: the plan's copy, refreshed from W unless it is
+// current (SetMirrorCurrent).
+func (p *Plan) packedWeights(w []float32) []float32 {
+	if n := p.byOut.NNZ(); len(p.wp) != n {
+		p.wp, p.wpCurrent = make([]float32, n), false
+	}
+	if !p.wpCurrent {
+		p.packIn(p.wp, w)
+	}
+	return p.wp
+}
+
+// packIn writes the weights of byIn's edges into wp in byIn's order.
+func (p *Plan) packIn(wp, w []float32) {
+	off := p.byIn.Off
+	if len(off) < 1<<15 {
+		for e, o := range off {
+			wp[e] = w[o]
+		}
+		return
+	}
+	kernels.ParallelFor(len(off), func(lo, hi int) {
+		for e, o := range off[lo:hi] {
+			wp[lo+e] = w[o]
+		}
+	})
+}
+
+// Mirror returns the copy of the scattered edges' weights that the sparse
+// forward product reads (packed in W's order), and for each entry of
+// active, the mask's active offsets in ascending order, its place in the
+// copy, or -1 for an edge of a BLAS block. An optimizer that stores every
+// updated active weight at its place (optim.Param.Mirror) keeps the copy
+// equal to W; SetMirrorCurrent(true) then lets forward products skip
+// re-reading W. Mirror returns nil, nil when the plan keeps no copy (not
+// the sparse kernel) or active does not list every edge of the copy (it
+// is not the active list of the plan's mask).
+// The places are computed once per active slice; the slices returned must
+// not be modified.
+func (p *Plan) Mirror(active []int32) (values []float32, at []int32) {
+	if p.kernel != Sparse || p.byIn == nil {
+		return nil, nil
+	}
+	if n := p.byOut.NNZ(); len(p.wp) != n {
+		p.wp, p.wpCurrent = make([]float32, n), false
+	}
+	if p.mirrorAt != nil && len(active) > 0 && len(p.mirrorFor) == len(active) && &p.mirrorFor[0] == &active[0] {
+		return p.wp, p.mirrorAt
+	}
+	at = make([]int32, len(active))
+	off, e := p.byIn.Off, 0
+	for k, o := range active {
+		if e < len(off) && off[e] == o {
+			at[k] = int32(e)
+			e++
+		} else {
+			at[k] = -1
+		}
+	}
+	if e != len(off) {
+		return nil, nil // not this plan's mask: some edge was not listed
+	}
+	p.mirrorAt, p.mirrorFor = at, active
+	return p.wp, at
+}
+
+// SetMirrorCurrent records whether the copy Mirror returns equals W's
+// entries now. Set it only right after writing both, and clear it before
+// anything else may change W: while it is set, forward products read the
+// copy as it is.
+func (p *Plan) SetMirrorCurrent(current bool) { p.wpCurrent = current }
 
 // packForward writes the weights of the edges outside the blocks into wp
 // in packedOut's order, reading W in its own order (byIn's).

@@ -227,3 +227,70 @@ func TestParseKernelAndTuning(t *testing.T) {
 		t.Fatalf("DenseBlockFill NaN: %v", err)
 	}
 }
+
+// Mirror places every active edge outside the BLAS blocks at the slot of
+// the packed copy that the forward pass reads for it, and block edges
+// nowhere; an active list that is not the mask's gets no mirror.
+func TestMirrorPlacesMatchPacking(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	m := testMask(64, 48, 4, 0.2, rng)
+	tu := DefaultTuning()
+	tu.DenseBlockFill = 0.5 // the full intra blocks go to BLAS
+	p := NewPlan(m, Sparse, tu)
+	if len(p.Blocks()) == 0 {
+		t.Fatal("no BLAS blocks: the test needs both kinds of edges")
+	}
+	var active []int32
+	for k, v := range m.Data {
+		if v != 0 {
+			active = append(active, int32(k))
+		}
+	}
+	w := randSlice(len(m.Data), rng)
+	values, at := p.Mirror(active)
+	if len(at) != len(active) || len(values) != p.byOut.NNZ() {
+		t.Fatalf("mirror of %d values, %d places for %d active edges", len(values), len(at), len(active))
+	}
+	packed := make([]float32, len(values))
+	p.packIn(packed, w)
+	inBlock := func(o int32) bool {
+		i, j := int(o)/m.Out, int(o)%m.Out
+		for _, b := range p.Blocks() {
+			if i >= b[0] && i < b[1] && j >= b[2] && j < b[3] {
+				return true
+			}
+		}
+		return false
+	}
+	seen := make([]bool, len(values))
+	for k, o := range active {
+		switch {
+		case at[k] < 0:
+			if !inBlock(o) {
+				t.Fatalf("edge %d outside the blocks has no place", o)
+			}
+		case inBlock(o):
+			t.Fatalf("block edge %d has place %d", o, at[k])
+		case packed[at[k]] != w[o] || seen[at[k]]:
+			t.Fatalf("edge %d placed at %d, which holds %v (want %v) or is taken twice", o, at[k], packed[at[k]], w[o])
+		default:
+			seen[at[k]] = true
+		}
+	}
+	// A list missing a scattered edge is not this mask's: no places.
+	var missing []int32
+	for k, o := range active {
+		if k != len(active)/2 || inBlock(o) {
+			missing = append(missing, o)
+		}
+	}
+	if len(missing) == len(active) {
+		t.Fatal("the middle active edge is a block edge: pick another")
+	}
+	if v, a := p.Mirror(missing); v != nil || a != nil {
+		t.Fatal("an active list missing a scattered edge got a mirror")
+	}
+	if v, _ := NewPlan(m, Dense, tu).Mirror(active); v != nil {
+		t.Fatal("the dense kernel keeps no copy, but Mirror returned one")
+	}
+}

@@ -22,7 +22,6 @@ type Product struct {
 	train     bool      // backward products exist: keep the whole input transposed
 	y, dx, dw []float32 // outputs of Forward, InputGrad and WeightGrad
 	wm        []float32 // W⊙M, as far as the plan reads it (see Plan.maskedWeights)
-	wp        []float32 // the weights of the sparse kernel's edges, packed (Plan.packForward)
 	dwVersion uint64    // mask version whose inactive entries dw holds zeros for
 	dwZeroed  bool
 
@@ -180,8 +179,7 @@ func (p *Plan) prepareForward(pr *Product, w, m []float32) []float32 {
 		wm = p.maskedWeights(pr, w, m)
 	}
 	pr.fwd++
-	pr.wp = grow(pr.wp, p.byOut.NNZ())
-	p.packForward(pr.wp, w)
+	p.packedWeights(w)
 	return wm
 }
 
@@ -199,7 +197,7 @@ func (sparseKernel) forward(p *Plan, pr *Product, w, m, x, y []float32, batch in
 			return err
 		}
 		pr.xcur = pr.xt
-		if err := sparseProduct(p.blocks, p.packedOut, pr.wp, p.liveBlocks(w, wm), pr.xt, pr.yt, pr.bp, out, false); err != nil {
+		if err := sparseProduct(p.blocks, p.fwdIn, p.wp, p.liveBlocks(w, wm), pr.xt, pr.yt, pr.bp, out, false); err != nil {
 			return err
 		}
 		if err := kernels.Transpose(y[c0*out:(c0+n)*out], out, pr.yt, pr.bp, out, n); err != nil {
