@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/pkg/errors"
 
@@ -21,8 +22,8 @@ type Inference struct {
 	classes int   // values per sample of the first output
 	outputs []int // value index of every output
 	nodes   []infNode
-	scratch [2][]float32 // feature-major activations of chains
-	sig     *signature   // names and shapes of the inputs and outputs
+	scratch [][2][]float32 // feature-major activations of chains, per worker
+	sig     *signature     // names and shapes of the inputs and outputs
 
 	lossGraphs *lossGraphCache // evaluates losses of the user's
 }
@@ -222,6 +223,13 @@ const chainChunk = 256
 // batch-major) and returns the last one's output, batch-major. In between,
 // activations stay feature-major: one transpose in, one out. The samples
 // are padded to a kernels-friendly count (kernels.Padded) with zeros.
+//
+// With several chunks and processors, whole chunks run on different
+// processors, each through the whole chain, instead of splitting every
+// product of every chunk: no synchronization between layers, and each
+// chunk's activations stay in its processor's cache. A chunk's values do
+// not depend on which processor computes it, nor on whether its products
+// are split (docs/design.md §7.6), so the result is the same.
 func (inf *Inference) runChain(k0, k1 int, x []float32, bs int) ([]float32, error) {
 	last := &inf.nodes[k1]
 	y := last.output(bs)
@@ -230,24 +238,54 @@ func (inf *Inference) runChain(k0, k1 int, x []float32, bs int) ([]float32, erro
 	for k := k0; k <= k1; k++ {
 		width = max(width, inf.nodes[k].width)
 	}
-	for c0 := 0; c0 < bs; c0 += chainChunk {
+	chunks := (bs + chainChunk - 1) / chainChunk
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	for len(inf.scratch) < workers {
+		inf.scratch = append(inf.scratch, [2][]float32{})
+	}
+	size := width * kernels.Padded(min(chainChunk, bs))
+	for w := range workers {
+		if len(inf.scratch[w][0]) < size {
+			inf.scratch[w] = [2][]float32{make([]float32, size), make([]float32, size)}
+		}
+	}
+	chunk := func(c int, scratch [2][]float32) error {
+		c0 := c * chainChunk
 		nc := min(chainChunk, bs-c0)
 		np := kernels.Padded(nc)
-		if len(inf.scratch[0]) < width*np {
-			inf.scratch = [2][]float32{make([]float32, width*np), make([]float32, width*np)}
-		}
-		cur, next := inf.scratch[0], inf.scratch[1]
+		cur, next := scratch[0], scratch[1]
 		clear(cur[:in*np])
 		if err := kernels.Transpose(cur, np, x[c0*in:(c0+nc)*in], in, nc, in); err != nil {
-			return nil, err
+			return err
 		}
 		for k := k0; k <= k1; k++ {
 			if err := inf.nodes[k].fm.ForwardFeatureMajor(cur, next, np); err != nil {
-				return nil, errors.Wrapf(err, "layer %q", inf.nodes[k].name)
+				return errors.Wrapf(err, "layer %q", inf.nodes[k].name)
 			}
 			cur, next = next, cur
 		}
-		if err := kernels.Transpose(y[c0*last.width:(c0+nc)*last.width], last.width, cur, np, last.width, nc); err != nil {
+		return kernels.Transpose(y[c0*last.width:(c0+nc)*last.width], last.width, cur, np, last.width, nc)
+	}
+	if workers < 2 {
+		for c := range chunks {
+			if err := chunk(c, inf.scratch[0]); err != nil {
+				return nil, err
+			}
+		}
+		return y, nil
+	}
+	// Worker w runs chunks w, w+workers, ...; the kernels' own parallel
+	// regions run inside it in one piece.
+	errs := make([]error, workers)
+	kernels.ParallelFor(workers, func(lo, hi int) {
+		for w := lo; w < hi; w++ {
+			for c := w; c < chunks && errs[w] == nil; c += workers {
+				errs[w] = chunk(c, inf.scratch[w])
+			}
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/g2g-ml/g2g/layers"
@@ -109,4 +110,33 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// Predict runs whole chunks of a sparse chain on different processors
+// when the batch has several: the outputs are bit-identical to one
+// processor's.
+func TestPredictChunksOnProcessorsChangeNoNumber(t *testing.T) {
+	var ls []layers.Layer
+	for i, w := range [][2]int{{40, 64}, {64, 64}, {64, 32}} {
+		ls = append(ls, mustG2G(t, layers.G2GConfig{Name: string(rune('a' + i)), In: w[0], Out: w[1], Groups: 4,
+			Density: 0.4, Sampling: layers.SampleExact, Activation: layers.ReLU, Kernel: layers.KernelSparse, Seed: int64(i + 1)}))
+	}
+	ls = append(ls, mustDense(t, layers.DenseConfig{Name: "out", In: 32, Out: 5, Seed: 9}))
+	m, err := Sequential([]int{40}, ls...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := toyData(3*chainChunk+37, 40, 5, 3) // four chunks, the last one short
+	predict := func(procs int) []float32 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		y, err := m.Predict(d.X, len(d.Y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), y...)
+	}
+	one, two, three := predict(1), predict(2), predict(3)
+	if !sameBits([][]float32{one}, [][]float32{two}) || !sameBits([][]float32{one}, [][]float32{three}) {
+		t.Fatal("Predict's outputs depend on the number of processors")
+	}
 }
