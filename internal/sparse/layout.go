@@ -58,7 +58,7 @@ func (p *Plan) ForwardIn(pr *Product, w, m, x []float32, batch int, lay Layout) 
 	} else if err := pr.toFeatureMajor(pr.xt, x, p.in); err != nil {
 		return nil, err
 	}
-	if err := sparseProduct(p.blocks, p.fwdIn, p.wp, p.liveBlocks(w, wm), pr.xcur, pr.yt, bp, p.out, false); err != nil {
+	if err := sparseProduct(p.blocks, p.fwdIn, p.wp, p.liveBlocks(w, wm), pr.xcur, pr.yt, bp, p.out, false, nil); err != nil {
 		return nil, err
 	}
 	if lay.OutFM {
@@ -89,7 +89,7 @@ func (p *Plan) InputGradIn(pr *Product, dy, w, m []float32, batch int, lay Layou
 	if err != nil {
 		return nil, err
 	}
-	if err := sparseProduct(p.blocks, p.byIn, w, p.liveBlocks(w, pr.wm), dyt, pr.dxt, pr.bp, p.in, true); err != nil {
+	if err := p.inputGradProduct(pr, w, dyt); err != nil {
 		return nil, err
 	}
 	if lay.InFM {

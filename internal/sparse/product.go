@@ -24,6 +24,10 @@ type Product struct {
 	wm        []float32 // W⊙M, as far as the plan reads it (see Plan.maskedWeights)
 	dwVersion uint64    // mask version whose inactive entries dw holds zeros for
 	dwZeroed  bool
+	// dwEdges is the forward run (fwd) whose weight gradient at the
+	// sparse kernel's edges dw holds, computed with the input gradient
+	// (GatherDot); 0 for none.
+	dwEdges uint64
 
 	batch, bp int
 	xt, yt    []float32 // input (in × bp) and output (out × bp)
@@ -197,7 +201,7 @@ func (sparseKernel) forward(p *Plan, pr *Product, w, m, x, y []float32, batch in
 			return err
 		}
 		pr.xcur = pr.xt
-		if err := sparseProduct(p.blocks, p.fwdIn, p.wp, p.liveBlocks(w, wm), pr.xt, pr.yt, pr.bp, out, false); err != nil {
+		if err := sparseProduct(p.blocks, p.fwdIn, p.wp, p.liveBlocks(w, wm), pr.xt, pr.yt, pr.bp, out, false, nil); err != nil {
 			return err
 		}
 		if err := kernels.Transpose(y[c0*out:(c0+n)*out], out, pr.yt, pr.bp, out, n); err != nil {
@@ -215,7 +219,7 @@ func (sparseKernel) inputGrad(p *Plan, pr *Product, dy, w, m, dx []float32, batc
 	}
 	// The forward pass of the same run left the blocks of W⊙M in pr (the
 	// optimizer only runs after the whole backward pass).
-	if err := sparseProduct(p.blocks, p.byIn, w, p.liveBlocks(w, pr.wm), dyt, pr.dxt, pr.bp, in, true); err != nil {
+	if err := p.inputGradProduct(pr, w, dyt); err != nil {
 		return err
 	}
 	return kernels.Transpose(dx, in, pr.dxt, pr.bp, in, batch)
@@ -232,11 +236,11 @@ func (sparseKernel) weightGrad(p *Plan, pr *Product, x, dy, m []float32, batch i
 // sparseWeightGrad computes dW = (Xt·dYtᵀ)⊙M from the step's feature-major
 // input (pr.xcur) and output gradient dyt.
 func (p *Plan) sparseWeightGrad(pr *Product, dyt, m []float32) ([]float32, error) {
-	in, out := p.in, p.out
+	out := p.out
 	// The kernel writes the active entries only: the inactive ones keep
 	// the zeros written when the mask last changed.
-	if cap(pr.dw) < in*out || !pr.dwZeroed || pr.dwVersion != p.version {
-		pr.dw = grow(pr.dw, in*out)
+	if !pr.sparseGradReady(p) {
+		pr.dw = grow(pr.dw, p.in*out)
 		clear(pr.dw)
 		pr.dwZeroed, pr.dwVersion = true, p.version
 	}
@@ -252,10 +256,48 @@ func (p *Plan) sparseWeightGrad(pr *Product, dyt, m []float32) ([]float32, error
 			kernels.Mask(row, row, m[i*out+j0:i*out+j1])
 		}
 	})
+	if pr.dwEdges == pr.fwd {
+		return dw, nil // computed with the input gradient
+	}
 	if err := kernels.SampledDot(p.byIn, xt, bp, dyt, bp, bp, dw); err != nil {
 		return nil, err
 	}
+	pr.dwEdges = pr.fwd
 	return dw, nil
+}
+
+// sparseGradReady reports whether pr.dw is the sparse kernel's weight
+// gradient buffer for p's mask: zero at every inactive entry.
+func (pr *Product) sparseGradReady(p *Plan) bool {
+	return len(pr.dw) == p.in*p.out && pr.dwZeroed && pr.dwVersion == p.version
+}
+
+// inputGradProduct computes the input gradient pr.dxt = (W⊙M)·dYt,
+// feature-major, and, when the weight gradient buffer is ready for the
+// sparse kernel (every step after the first of a mask) and its edges are
+// not done yet for this run, the weight gradient at the edges too: both
+// read the same rows of dYt, and kernels.GatherDot reads them once
+// (bit-identical to the separate products). The weight gradient op then
+// computes only its blocks.
+func (p *Plan) inputGradProduct(pr *Product, w, dyt []float32) error {
+	var dot *edgeDot
+	if pr.dwEdges != pr.fwd && pr.sparseGradReady(p) {
+		dot = &edgeDot{a: pr.xcur, out: pr.dw}
+	}
+	if err := sparseProduct(p.blocks, p.byIn, w, p.liveBlocks(w, pr.wm), dyt, pr.dxt, pr.bp, p.in, true, dot); err != nil {
+		return err
+	}
+	if dot != nil {
+		pr.dwEdges = pr.fwd
+	}
+	return nil
+}
+
+// edgeDot asks sparseProduct to compute, with a transposed product's
+// edges, the sampled dot products of a's rows (the layer's input) with
+// the rows the edges read (SampledDot) into out.
+type edgeDot struct {
+	a, out []float32
 }
 
 // fit sets the batch and sizes the forward buffers (n rows of bp each).
@@ -310,7 +352,10 @@ func (pr *Product) gradT(dy []float32, out int) ([]float32, error) {
 // row of yt per input): the dense blocks through BLAS — block(k) returns
 // block k's top-left entry of W⊙M onwards and its row stride — then the
 // pattern's edges, whose offsets index vals. yt has rows rows.
-func sparseProduct(blocks [][4]int, pat *kernels.Pattern, vals []float32, block func(k int) ([]float32, int), xt, yt []float32, bp, rows int, transposed bool) error {
+func sparseProduct(blocks [][4]int, pat *kernels.Pattern, vals []float32, block func(k int) ([]float32, int), xt, yt []float32, bp, rows int, transposed bool, dot *edgeDot) error {
+	if dot != nil && len(blocks) == 0 {
+		return kernels.GatherDot(pat, vals, xt, bp, yt, bp, dot.a, bp, dot.out, bp, false)
+	}
 	if len(blocks) == 0 {
 		return kernels.Gather(pat, vals, xt, bp, yt, bp, bp)
 	}
@@ -329,5 +374,8 @@ func sparseProduct(blocks [][4]int, pat *kernels.Pattern, vals []float32, block 
 			GemmAcc(blas.Trans, blas.NoTrans, j1-j0, bp, i1-i0, src, ld, xt[i0*bp:], bp, yt[j0*bp:], bp)
 		}
 	})
+	if dot != nil {
+		return kernels.GatherDot(pat, vals, xt, bp, yt, bp, dot.a, bp, dot.out, bp, true)
+	}
 	return kernels.GatherAdd(pat, vals, xt, bp, yt, bp, bp)
 }

@@ -19,6 +19,7 @@ func main() {
 	}
 	b.WriteString(dotAsm)
 	dot4(&b)
+	gatherDot8(&b)
 	transpose(&b)
 	b.WriteString(elementwiseAsm)
 	if err := os.WriteFile("kernels_amd64.s", []byte(b.String()), 0o644); err != nil {
@@ -153,6 +154,106 @@ func dot4(b *strings.Builder) {
 	}
 	p("\tADDQ $16, R8\n\tADDQ $16, R9\n\tDECQ CX\n\tJNE dot4group")
 	p("dot4done:\n\tVZEROUPPER\n\tRET")
+}
+
+// gatherDot8 writes gatherDot8, the input and weight gradients of one input
+// unit's edges over 128 columns in one pass over the output gradient rows:
+// gather8 (with y the input gradient row) and, per edge, dot's four
+// accumulators over the same tiles. A row wider than 128 columns takes one
+// call per 128, the accumulators kept between calls in part (64 values per
+// edge): mode bit 1 starts them at zero, bit 2 reduces them and stores the
+// dot products as dot4 does. Two edges per iteration (even edges in the
+// first set of gather accumulators, odd ones in the second, as gather8) and
+// each row tile loaded once for both products: the sums are those of
+// gather8 and dot4, bit for bit, with half the loads from the output
+// gradient's rows. The reductions work on whole registers (AVX-512F only:
+// Z16-Z23 have no VEX forms), lane for lane as dot4's.
+func gatherDot8(b *strings.Builder) {
+	p := func(format string, args ...interface{}) { fmt.Fprintf(b, format+"\n", args...) }
+	p("\n// func gatherDot8(y, x *float32, ldx, n int, col, off *int32, w *float32, acc int, a, part, out *float32, mode int)")
+	p("// y[0:128] = Σ_e w[off[e]]·x[col[e]·ldx : +128] (ldx in bytes; added to y with acc ≠ 0) and,")
+	p("// per edge, the dot product of a[0:128] with the same row, accumulated in part[e·64 : +64]")
+	p("// (mode&1: from zero) and, with mode&2, reduced into out[off[e]].")
+	p("TEXT ·gatherDot8(SB), NOSPLIT, $0-96")
+	for _, l := range []string{"MOVQ y+0(FP), DI", "MOVQ x+8(FP), SI", "MOVQ ldx+16(FP), DX", "MOVQ n+24(FP), CX",
+		"MOVQ col+32(FP), R8", "MOVQ off+40(FP), R9", "MOVQ w+48(FP), R10", "MOVQ a+64(FP), R11", "MOVQ part+72(FP), R12"} {
+		p("\t%s", l)
+	}
+	for i := 0; i < 16; i++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	// edge writes one edge's share of an iteration: its row in AX or BX,
+	// weight in Z30 or Z31, gather set g (0 or 1), dot accumulators from
+	// Z16+4·d, its part at d·256(R12).
+	start := func(label string, edges int) {
+		p("\tMOVQ mode+88(FP), R13\n\tTESTQ $1, R13\n\tJEQ %sload", label)
+		for i := 16; i < 16+4*edges; i++ {
+			p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+		}
+		p("\tJMP %sbody\n%sload:", label, label)
+		for i := 0; i < 4*edges; i++ {
+			p("\tVMOVUPS %d(R12), Z%d", 64*i, 16+i)
+		}
+		p("%sbody:", label)
+	}
+	body := func(edges int) {
+		rows, ws := []string{"AX", "BX"}, []string{"Z30", "Z31"}
+		for t := 0; t < 8; t++ {
+			for d := 0; d < edges; d++ {
+				p("\tVMOVUPS %d(%s), Z%d", 64*t, rows[d], 24+d)
+			}
+			for d := 0; d < edges; d++ {
+				p("\tVFMADD231PS Z%d, %s, Z%d", 24+d, ws[d], 8*d+t)
+			}
+			for d := 0; d < edges; d++ {
+				p("\tVFMADD231PS %d(R11), Z%d, Z%d", 64*t, 24+d, 16+4*d+t%4)
+			}
+		}
+	}
+	finish := func(label string, edges int) {
+		p("\tMOVQ mode+88(FP), R13\n\tTESTQ $2, R13\n\tJNE %sreduce", label)
+		for i := 0; i < 4*edges; i++ {
+			p("\tVMOVUPS Z%d, %d(R12)", 16+i, 64*i)
+		}
+		p("\tJMP %sdone\n%sreduce:\n\tMOVQ out+80(FP), R13", label, label)
+		for d := 0; d < edges; d++ {
+			z, t := 16+4*d, 17+4*d
+			p("\tVADDPS Z%d, Z%d, Z%d", z+1, z, z)
+			p("\tVADDPS Z%d, Z%d, Z%d", z+3, z+2, z+2)
+			p("\tVADDPS Z%d, Z%d, Z%d", z+2, z, z)
+			p("\tVEXTRACTF64X4 $1, Z%d, Y%d\n\tVADDPS Z%d, Z%d, Z%d", z, t, t, z, z)
+			p("\tVEXTRACTF32X4 $1, Z%d, X%d\n\tVADDPS Z%d, Z%d, Z%d", z, t, t, z, z)
+			p("\tVMOVHLPS X%d, X%d, X%d\n\tVADDPS Z%d, Z%d, Z%d", z, z, t, t, z, z)
+			p("\tVMOVSHDUP Z%d, Z%d\n\tVADDSS X%d, X%d, X%d", z, t, t, z, z)
+			p("\tMOVL %d(R9), R14\n\tVMOVSS X%d, (R13)(R14*4)", 4*d, z)
+		}
+		p("%sdone:", label)
+	}
+	p("\tSHRQ $1, CX\n\tJEQ gatherDot8tail\ngatherDot8pair:")
+	p("\tMOVL (R8), AX\n\tMOVL 4(R8), BX\n\tIMULQ DX, AX\n\tIMULQ DX, BX\n\tADDQ SI, AX\n\tADDQ SI, BX")
+	p("\tMOVL (R9), R13\n\tMOVL 4(R9), R14\n\tVBROADCASTSS (R10)(R13*4), Z30\n\tVBROADCASTSS (R10)(R14*4), Z31")
+	start("gatherDot8pair", 2)
+	body(2)
+	finish("gatherDot8pair", 2)
+	p("\tADDQ $8, R8\n\tADDQ $8, R9\n\tADDQ $512, R12\n\tDECQ CX\n\tJNE gatherDot8pair")
+	p("gatherDot8tail:\n\tMOVQ n+24(FP), R13\n\tTESTQ $1, R13\n\tJEQ gatherDot8sum")
+	p("\tMOVL (R8), AX\n\tIMULQ DX, AX\n\tADDQ SI, AX\n\tMOVL (R9), R13\n\tVBROADCASTSS (R10)(R13*4), Z30")
+	start("gatherDot8one", 1)
+	body(1)
+	finish("gatherDot8one", 1)
+	p("gatherDot8sum:")
+	for i := 0; i < 8; i++ {
+		p("\tVADDPS Z%d, Z%d, Z%d", 8+i, i, i)
+	}
+	p("\tMOVQ acc+56(FP), R13\n\tTESTQ R13, R13\n\tJEQ gatherDot8store")
+	for i := 0; i < 8; i++ {
+		p("\tVADDPS %d(DI), Z%d, Z%d", 64*i, i, i)
+	}
+	p("gatherDot8store:")
+	for i := 0; i < 8; i++ {
+		p("\tVMOVUPS Z%d, %d(DI)", i, 64*i)
+	}
+	p("\tVZEROUPPER\n\tRET")
 }
 
 // transpose writes transpose16: 16 row loads, four rounds of shuffles

@@ -10,6 +10,10 @@ func dotRowAsm(a, b []float32, ldb, cols int, col, off []int32, out []float32) {
 	panic("kernels: no assembly on this architecture")
 }
 
+func gatherDotRowAsm(y, x []float32, ldx, cols int, col, off []int32, w []float32, acc int, a, part, out []float32) {
+	panic("kernels: no assembly on this architecture")
+}
+
 func transposeTileAsm(dst []float32, ldd int, src []float32, lds int) {
 	panic("kernels: no assembly on this architecture")
 }
