@@ -505,9 +505,9 @@ func TestGatherDotMatchesSeparateKernels(t *testing.T) {
 				for _, procs := range []int{1, 2, 3} {
 					prev := runtime.GOMAXPROCS(procs)
 					ld := cols + 16
-					x := randSlice(rng, out*ld)  // output gradient rows
-					a := randSlice(rng, in*ld)   // inputs
-					y0 := randSlice(rng, in*ld)  // input gradient, added to with add
+					x := randSlice(rng, out*ld) // output gradient rows
+					a := randSlice(rng, in*ld)  // inputs
+					y0 := randSlice(rng, in*ld) // input gradient, added to with add
 					y1 := append([]float32(nil), y0...)
 					d0 := randSlice(rng, in*out) // weight gradient: untouched off the pattern
 					d1 := append([]float32(nil), d0...)
