@@ -248,9 +248,12 @@ func (p *Plan) sparseWeightGrad(pr *Product, dyt, m []float32) ([]float32, error
 	// dW[i0:i1, j0:j1] = (Xt[i0:i1] · dYt[j0:j1]ᵀ) ⊙ M; blocks are
 	// disjoint.
 	bp, xt := pr.bp, pr.xcur
-	forBlocks(p.blocks, 0, func(_ int, b [4]int) {
+	forBlocks(p.blocks, 0, func(k int, b [4]int) {
 		i0, i1, j0, j1 := b[0], b[1], b[2], b[3]
 		Gemm(blas.NoTrans, blas.Trans, i1-i0, j1-j0, bp, xt[i0*bp:], bp, dyt[j0*bp:], bp, dw[i0*out+j0:], out)
+		if p.full[k] {
+			return // every edge active: nothing to mask
+		}
 		for i := i0; i < i1; i++ {
 			row := dw[i*out+j0 : i*out+j1]
 			kernels.Mask(row, row, m[i*out+j0:i*out+j1])
