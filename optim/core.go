@@ -5,9 +5,10 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"sync"
 
 	"github.com/pkg/errors"
+
+	"github.com/g2g-ml/g2g/internal/sparse/kernels"
 )
 
 // paramState is what an optimizer keeps for one parameter.
@@ -59,37 +60,30 @@ type span struct {
 type spanUpdater interface{ run(s span) }
 
 // spans calls u.run on pieces of parameter p that split its work between
-// GOMAXPROCS goroutines (one piece when it is small). Entries are
-// independent, so the split does not change any result.
+// GOMAXPROCS goroutines (one piece when it is small), on the kernels'
+// worker pool: its workers are still spinning from the backward pass when
+// the step starts, where starting goroutines woke idle processors at
+// every step. Entries are independent, so the split does not change any
+// result.
 func (c *core) spans(p *Param, st *paramState, u spanUpdater) {
 	s := span{hi: len(p.Value)}
 	if st.packed {
 		s = span{hi: len(st.active), idx: st.active}
 	}
-	workers := runtime.GOMAXPROCS(0)
-	if n := s.hi; workers < 2 || n < 1<<15 {
+	if n := s.hi; runtime.GOMAXPROCS(0) < 2 || n < 1<<15 {
 		u.run(s)
 		return
 	}
-	parallelSpans(s.hi, s.idx, workers, u)
+	if c.parRun == nil {
+		c.parRun = c.runRange // bound once: a closure per call would allocate
+	}
+	c.parU, c.parIdx = u, s.idx
+	kernels.ParallelFor(s.hi, c.parRun)
+	c.parU, c.parIdx = nil, nil
 }
 
-// parallelSpans runs u on workers pieces of [0, n) (kept out of spans, so
-// that the small-parameter path allocates nothing). It does not use
-// kernels.ParallelFor: passing a closure there would allocate on every
-// Step, and TestStepDoesNotAllocate holds the optimizers to zero.
-func parallelSpans(n int, idx []int32, workers int, u spanUpdater) {
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			u.run(span{lo: lo, hi: hi, idx: idx})
-		}(n*w/workers, n*(w+1)/workers)
-	}
-	u.run(span{lo: 0, hi: n / workers, idx: idx})
-	wg.Wait()
-}
+// runRange is one piece of the running spans call.
+func (c *core) runRange(lo, hi int) { c.parU.run(span{lo: lo, hi: hi, idx: c.parIdx}) }
 
 // checkActive verifies a new Param.Active: ascending, in range, and only
 // entries whose mask is 1.
@@ -150,6 +144,12 @@ type core struct {
 	slotNames []string
 	params    map[string]*paramState
 	visits    uint64
+	// parU and parIdx are the update and the packed indices of the
+	// running spans call, parRun its pieces' function (runRange, bound
+	// once).
+	parU   spanUpdater
+	parIdx []int32
+	parRun func(lo, hi int)
 	// cur holds the states of the parameters of the running Step call,
 	// parallel to its params; reused across calls so steady-state steps do
 	// not allocate.
