@@ -4,7 +4,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/g2g-ml/g2g/layers"
 	"github.com/g2g-ml/g2g/optim"
 )
 
@@ -17,16 +16,7 @@ func TestFeatureMajorChainsChangeNoNumber(t *testing.T) {
 		prev := featureMajorChains
 		featureMajorChains = chains
 		defer func() { featureMajorChains = prev }()
-		var ls []layers.Layer
-		for i, w := range [][2]int{{40, 48}, {48, 48}, {48, 32}} {
-			ls = append(ls, mustG2G(t, layers.G2GConfig{Name: string(rune('a' + i)), In: w[0], Out: w[1], Groups: 4,
-				Density: 0.4, Sampling: layers.SampleExact, Activation: layers.ReLU, Kernel: layers.KernelSparse, Seed: int64(i + 1)}))
-		}
-		ls = append(ls, mustDense(t, layers.DenseConfig{Name: "out", In: 32, Out: 5, Seed: 9}))
-		m, err := Sequential([]int{40}, ls...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := sparseChainModel(t, [][2]int{{40, 48}, {48, 48}, {48, 32}})
 		d := toyData(21, 40, 5, 3) // 21 samples: padded rows
 		opt, _ := optim.NewAdam(optim.AdamConfig{LR: 1e-2})
 		for step := 0; step < 5; step++ {

@@ -37,20 +37,29 @@ type preserver struct{ BaseCallback }
 
 func (preserver) PreservesWeights() bool { return true }
 
-// trainMirrorModel trains a three-layer G2G model on the sparse kernel for
-// two epochs and returns its parameters and its last loss.
-func trainMirrorModel(t *testing.T, opt optim.Optimizer, cbs ...Callback) ([][]float32, float64) {
+// sparseChainModel returns three G2G layers on the sparse kernel (4
+// ensembles, density 0.4, ReLU) of the given in × out sizes, then a dense
+// layer of 5 outputs, on 40 inputs.
+func sparseChainModel(t *testing.T, sizes [][2]int) *Model {
 	t.Helper()
 	var ls []layers.Layer
-	for i, w := range [][2]int{{40, 48}, {48, 48}, {48, 32}} {
+	for i, w := range sizes {
 		ls = append(ls, mustG2G(t, layers.G2GConfig{Name: string(rune('a' + i)), In: w[0], Out: w[1], Groups: 4,
 			Density: 0.4, Sampling: layers.SampleExact, Activation: layers.ReLU, Kernel: layers.KernelSparse, Seed: int64(i + 1)}))
 	}
-	ls = append(ls, mustDense(t, layers.DenseConfig{Name: "out", In: 32, Out: 5, Seed: 9}))
+	ls = append(ls, mustDense(t, layers.DenseConfig{Name: "out", In: sizes[len(sizes)-1][1], Out: 5, Seed: 9}))
 	m, err := Sequential([]int{40}, ls...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// trainMirrorModel trains a three-layer G2G model on the sparse kernel for
+// two epochs and returns its parameters and its last loss.
+func trainMirrorModel(t *testing.T, opt optim.Optimizer, cbs ...Callback) ([][]float32, float64) {
+	t.Helper()
+	m := sparseChainModel(t, [][2]int{{40, 48}, {48, 48}, {48, 32}})
 	h, err := m.Fit(toyData(70, 40, 5, 3), FitConfig{Epochs: 2, BatchSize: 16, Optimizer: opt, Seed: 4, Callbacks: cbs})
 	if err != nil {
 		t.Fatal(err)
@@ -116,16 +125,7 @@ func must[T any](v T, err error) T {
 // when the batch has several: the outputs are bit-identical to one
 // processor's.
 func TestPredictChunksOnProcessorsChangeNoNumber(t *testing.T) {
-	var ls []layers.Layer
-	for i, w := range [][2]int{{40, 64}, {64, 64}, {64, 32}} {
-		ls = append(ls, mustG2G(t, layers.G2GConfig{Name: string(rune('a' + i)), In: w[0], Out: w[1], Groups: 4,
-			Density: 0.4, Sampling: layers.SampleExact, Activation: layers.ReLU, Kernel: layers.KernelSparse, Seed: int64(i + 1)}))
-	}
-	ls = append(ls, mustDense(t, layers.DenseConfig{Name: "out", In: 32, Out: 5, Seed: 9}))
-	m, err := Sequential([]int{40}, ls...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := sparseChainModel(t, [][2]int{{40, 64}, {64, 64}, {64, 32}})
 	d := toyData(3*chainChunk+37, 40, 5, 3) // four chunks, the last one short
 	predict := func(procs int) []float32 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))

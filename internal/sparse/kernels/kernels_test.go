@@ -431,6 +431,20 @@ func TestDot4MatchesDot(t *testing.T) {
 	}
 }
 
+// interEnsembleEdges returns the edges the edge kernels get from a 1024 ×
+// 1024 G2G layer of 8 ensembles at density 0.25: the inter-ensemble pairs,
+// each kept with probability 1/7 (the intra-ensemble blocks go to BLAS).
+func interEnsembleEdges(b *testing.B, rng *rand.Rand) (byOut, byIn *Pattern) {
+	const in, out, g = 1024, 1024, 8
+	active := make([]bool, in*out)
+	for i := 0; i < in; i++ {
+		for j := 0; j < out; j++ {
+			active[i*out+j] = i*g/in != j*g/out && rng.Float64() < 1.0/7
+		}
+	}
+	return patternsOf(b, active, in, out)
+}
+
 // BenchmarkKernelResidency measures the edge kernels against where their
 // operand rows live: the inter-ensemble edges of a 1024 × 1024 G2G layer
 // (8 ensembles, 14.3 % of the inter-ensemble pairs: density 0.25 with the
@@ -442,14 +456,8 @@ func TestDot4MatchesDot(t *testing.T) {
 // arithmetic.
 func BenchmarkKernelResidency(b *testing.B) {
 	rng := rand.New(rand.NewSource(1))
-	const in, out, g = 1024, 1024, 8
-	active := make([]bool, in*out)
-	for i := 0; i < in; i++ {
-		for j := 0; j < out; j++ {
-			active[i*out+j] = i*g/in != j*g/out && rng.Float64() < 1.0/7
-		}
-	}
-	byOut, byIn := patternsOf(b, active, in, out)
+	const in, out = 1024, 1024
+	byOut, byIn := interEnsembleEdges(b, rng)
 	w := randSlice(rng, in*out)
 	xt := randSlice(rng, 1024*256)
 	yt := make([]float32, 1024*256)
@@ -547,14 +555,8 @@ func TestGatherDotMatchesSeparateKernels(t *testing.T) {
 // counts both products.
 func BenchmarkGatherDot(b *testing.B) {
 	rng := rand.New(rand.NewSource(1))
-	const in, out, g = 1024, 1024, 8
-	active := make([]bool, in*out)
-	for i := 0; i < in; i++ {
-		for j := 0; j < out; j++ {
-			active[i*out+j] = i*g/in != j*g/out && rng.Float64() < 1.0/7
-		}
-	}
-	_, byIn := patternsOf(b, active, in, out)
+	const in, out = 1024, 1024
+	_, byIn := interEnsembleEdges(b, rng)
 	w := randSlice(rng, in*out)
 	dyt := randSlice(rng, out*256)
 	xt := randSlice(rng, in*256)
