@@ -142,18 +142,28 @@ func dot4(b *strings.Builder) {
 	p("\tDECQ R10\n\tJNE dot4one")
 	p("dot4reduce:\n\tMOVQ out+56(FP), R10")
 	for k := range rows {
-		z, t := 4*k, 4*k+1
-		p("\tVADDPS Z%d, Z%d, Z%d", z+1, z, z)
-		p("\tVADDPS Z%d, Z%d, Z%d", z+3, z+2, z+2)
-		p("\tVADDPS Z%d, Z%d, Z%d", z+2, z, z)
-		p("\tVEXTRACTF64X4 $1, Z%d, Y%d\n\tVADDPS Y%d, Y%d, Y%d", z, t, t, z, z)
-		p("\tVEXTRACTF128 $1, Y%d, X%d\n\tVADDPS X%d, X%d, X%d", z, t, t, z, z)
-		p("\tVMOVHLPS X%d, X%d, X%d\n\tVADDPS X%d, X%d, X%d", z, z, t, t, z, z)
-		p("\tVMOVSHDUP X%d, X%d\n\tVADDSS X%d, X%d, X%d", z, t, t, z, z)
-		p("\tMOVL %d(R9), BX\n\tVMOVSS X%d, (R10)(BX*4)", 4*k, z)
+		reduce(p, 4*k)
+		p("\tMOVL %d(R9), BX\n\tVMOVSS X%d, (R10)(BX*4)", 4*k, 4*k)
 	}
 	p("\tADDQ $16, R8\n\tADDQ $16, R9\n\tDECQ CX\n\tJNE dot4group")
 	p("dot4done:\n\tVZEROUPPER\n\tRET")
+}
+
+// reduce sums the four dot accumulators Z[z..z+3] into lane 0 of Z[z]:
+// (a0 + a1) + (a2 + a3), then halves, quarters, pairs and the last two
+// lanes, using Z[z+1] as scratch. It works on whole registers (AVX-512F
+// only: Z16-Z31 have no VEX forms, and their XMM/YMM forms need
+// AVX-512VL); the lanes that matter get the same additions in the same
+// order as with narrower registers.
+func reduce(p func(string, ...interface{}), z int) {
+	t := z + 1
+	p("\tVADDPS Z%d, Z%d, Z%d", z+1, z, z)
+	p("\tVADDPS Z%d, Z%d, Z%d", z+3, z+2, z+2)
+	p("\tVADDPS Z%d, Z%d, Z%d", z+2, z, z)
+	p("\tVEXTRACTF64X4 $1, Z%d, Y%d\n\tVADDPS Z%d, Z%d, Z%d", z, t, t, z, z)
+	p("\tVEXTRACTF32X4 $1, Z%d, X%d\n\tVADDPS Z%d, Z%d, Z%d", z, t, t, z, z)
+	p("\tVMOVHLPS X%d, X%d, X%d\n\tVADDPS Z%d, Z%d, Z%d", z, z, t, t, z, z)
+	p("\tVMOVSHDUP Z%d, Z%d\n\tVADDSS X%d, X%d, X%d", z, t, t, z, z)
 }
 
 // gatherDot8 writes gatherDot8, the input and weight gradients of one input
@@ -166,8 +176,7 @@ func dot4(b *strings.Builder) {
 // first set of gather accumulators, odd ones in the second, as gather8) and
 // each row tile loaded once for both products: the sums are those of
 // gather8 and dot4, bit for bit, with half the loads from the output
-// gradient's rows. The reductions work on whole registers (AVX-512F only:
-// Z16-Z23 have no VEX forms), lane for lane as dot4's.
+// gradient's rows.
 func gatherDot8(b *strings.Builder) {
 	p := func(format string, args ...interface{}) { fmt.Fprintf(b, format+"\n", args...) }
 	p("\n// func gatherDot8(y, x *float32, ldx, n int, col, off *int32, w *float32, acc int, a, part, out *float32, mode int)")
@@ -217,15 +226,8 @@ func gatherDot8(b *strings.Builder) {
 		}
 		p("\tJMP %sdone\n%sreduce:\n\tMOVQ out+80(FP), R13", label, label)
 		for d := 0; d < edges; d++ {
-			z, t := 16+4*d, 17+4*d
-			p("\tVADDPS Z%d, Z%d, Z%d", z+1, z, z)
-			p("\tVADDPS Z%d, Z%d, Z%d", z+3, z+2, z+2)
-			p("\tVADDPS Z%d, Z%d, Z%d", z+2, z, z)
-			p("\tVEXTRACTF64X4 $1, Z%d, Y%d\n\tVADDPS Z%d, Z%d, Z%d", z, t, t, z, z)
-			p("\tVEXTRACTF32X4 $1, Z%d, X%d\n\tVADDPS Z%d, Z%d, Z%d", z, t, t, z, z)
-			p("\tVMOVHLPS X%d, X%d, X%d\n\tVADDPS Z%d, Z%d, Z%d", z, z, t, t, z, z)
-			p("\tVMOVSHDUP Z%d, Z%d\n\tVADDSS X%d, X%d, X%d", z, t, t, z, z)
-			p("\tMOVL %d(R9), R14\n\tVMOVSS X%d, (R13)(R14*4)", 4*d, z)
+			reduce(p, 16+4*d)
+			p("\tMOVL %d(R9), R14\n\tVMOVSS X%d, (R13)(R14*4)", 4*d, 16+4*d)
 		}
 		p("%sdone:", label)
 	}
