@@ -50,12 +50,11 @@ type Plan struct {
 	// blocks: by output (rows = outputs j, columns = inputs i) and by
 	// input, with offsets into W.
 	byOut, byIn *kernels.Pattern
-	// packedOut is byOut reading its weights from a packed copy (offsets
-	// 0, 1, ...), which the forward pass fills through inToOut: byIn's
-	// edge e is packedOut's edge inToOut[e]. byOut's offsets into W jump a
-	// whole row of W from one edge to the next (a cache line and often a
-	// page each); the packed copy is read in order, and filled in the
-	// order of W.
+	// packedOut is byOut reading its weights from a copy packed in its
+	// own order (offsets 0, 1, ...), which frozen snapshots fill through
+	// inToOut: byIn's edge e is packedOut's edge inToOut[e]. byOut's
+	// offsets into W jump a whole row of W from one edge to the next (a
+	// cache line and often a page each); a packed copy is not.
 	packedOut *kernels.Pattern
 	inToOut   []int32
 	// fwdIn is byOut reading its weights from wp, a copy packed in byIn's
@@ -326,13 +325,18 @@ func packOrder(byOut, byIn *kernels.Pattern) (packedOut *kernels.Pattern, inToOu
 // forward product on W: the plan's copy, refreshed from W unless it is
 // current (SetMirrorCurrent).
 func (p *Plan) packedWeights(w []float32) []float32 {
-	if n := p.byOut.NNZ(); len(p.wp) != n {
-		p.wp, p.wpCurrent = make([]float32, n), false
-	}
+	p.allocPacked()
 	if !p.wpCurrent {
 		p.packIn(p.wp, w)
 	}
 	return p.wp
+}
+
+// allocPacked gives the plan its packed copy (not current) on first use.
+func (p *Plan) allocPacked() {
+	if n := p.byOut.NNZ(); len(p.wp) != n {
+		p.wp, p.wpCurrent = make([]float32, n), false
+	}
 }
 
 // packIn writes the weights of byIn's edges into wp in byIn's order.
@@ -366,9 +370,7 @@ func (p *Plan) Mirror(active []int32) (values []float32, at []int32) {
 	if p.kernel != Sparse || p.byIn == nil {
 		return nil, nil
 	}
-	if n := p.byOut.NNZ(); len(p.wp) != n {
-		p.wp, p.wpCurrent = make([]float32, n), false
-	}
+	p.allocPacked()
 	if p.mirrorAt != nil && len(active) > 0 && len(p.mirrorFor) == len(active) && &p.mirrorFor[0] == &active[0] {
 		return p.wp, p.mirrorAt
 	}
