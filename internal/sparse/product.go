@@ -356,13 +356,17 @@ func (pr *Product) gradT(dy []float32, out int) ([]float32, error) {
 // block k's top-left entry of W⊙M onwards and its row stride — then the
 // pattern's edges, whose offsets index vals. yt has rows rows.
 func sparseProduct(blocks [][4]int, pat *kernels.Pattern, vals []float32, block func(k int) ([]float32, int), xt, yt []float32, bp, rows int, transposed bool, dot *edgeDot) error {
-	if dot != nil && len(blocks) == 0 {
-		return kernels.GatherDot(pat, vals, xt, bp, yt, bp, dot.a, bp, dot.out, bp, false)
+	// The edges first, writing every row of yt (rows without edges get
+	// zeros), then the blocks add their products: no pass to clear yt.
+	var err error
+	if dot != nil {
+		err = kernels.GatherDot(pat, vals, xt, bp, yt, bp, dot.a, bp, dot.out, bp, false)
+	} else {
+		err = kernels.Gather(pat, vals, xt, bp, yt, bp, bp)
 	}
-	if len(blocks) == 0 {
-		return kernels.Gather(pat, vals, xt, bp, yt, bp, bp)
+	if err != nil || len(blocks) == 0 {
+		return err
 	}
-	clear(yt[:rows*bp])
 	// Blocks writing the same rows of yt run in one goroutine, in order.
 	key := 2 // output range
 	if transposed {
@@ -377,8 +381,5 @@ func sparseProduct(blocks [][4]int, pat *kernels.Pattern, vals []float32, block 
 			GemmAcc(blas.Trans, blas.NoTrans, j1-j0, bp, i1-i0, src, ld, xt[i0*bp:], bp, yt[j0*bp:], bp)
 		}
 	})
-	if dot != nil {
-		return kernels.GatherDot(pat, vals, xt, bp, yt, bp, dot.a, bp, dot.out, bp, true)
-	}
-	return kernels.GatherAdd(pat, vals, xt, bp, yt, bp, bp)
+	return nil
 }
