@@ -112,6 +112,25 @@ func TestFastest(t *testing.T) {
 	}
 }
 
+// PyTorch's choice leaves glibc's default allocator out whenever another
+// allocator was probed, however fast its probe; with only default probes,
+// it takes the fastest of them.
+func TestFastestTorchSkipsDefaultAllocator(t *testing.T) {
+	alloc := func(a string) runConfig { return runConfig{Threads: 1, Allocator: a} }
+	probes := []probe{
+		{Key: "g2g:0.125", Config: alloc(""), SecPerStep: 0.030},
+		{Key: "g2g:0.125", Config: alloc("tcmalloc"), SecPerStep: 0.034},
+		{Key: "g2g:0.125", Config: alloc("glibc-tuned"), SecPerStep: 0.033},
+		{Key: "dense", Config: alloc(""), SecPerStep: 0.050},
+	}
+	if got, ok := fastestTorch(probes, "g2g:0.125"); !ok || got.Config.Allocator != "glibc-tuned" {
+		t.Errorf("fastestTorch = %+v, %v; want the tuned glibc probe", got, ok)
+	}
+	if got, ok := fastestTorch(probes, "dense"); !ok || got.Config.Allocator != "" {
+		t.Errorf("fastestTorch dense = %+v, %v; want the only (default) probe", got, ok)
+	}
+}
+
 func TestRunConfigString(t *testing.T) {
 	for _, c := range []struct {
 		cfg  runConfig
@@ -293,7 +312,7 @@ func TestProbeTable(t *testing.T) {
 		{"g2g:0.25", cfg(2, "best", "Cooperlake", "Cooperlake"), 0.0700},
 	}
 	var buf bytes.Buffer
-	if err := writeProbes(&buf, probes); err != nil {
+	if err := writeProbes(&buf, probes, fastestTorch); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")

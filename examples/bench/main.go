@@ -276,7 +276,7 @@ func (b *bench) run(specs []modelSpec) (report, error) {
 		r.G2GConfig = g.Config
 		var tc *runConfig
 		if o.torch {
-			p, ok := fastest(rep.TorchProb, s.torchKey())
+			p, ok := fastestTorch(rep.TorchProb, s.torchKey())
 			if !ok {
 				return rep, errors.Errorf("PyTorch %s: no probe", s.torchKey())
 			}
