@@ -173,9 +173,7 @@ func (o *Adam) Step(params []Param) error {
 			}
 		}
 		o.work = adamWork{k: k, w: w, grad: grad, m: m, v: v, mask: mask, asm: asm}
-		if st.packed && p.MirrorAt != nil {
-			o.work.mirror, o.work.at = p.Mirror, p.MirrorAt
-		}
+		o.work.mirror, o.work.at = mirrorOf(p, st)
 		if asm {
 			o.work.c = k.consts()
 		}

@@ -532,6 +532,15 @@ func (c *core) resetAt(name string, indices []int) error {
 	return nil
 }
 
+// mirrorOf returns p's Mirror and MirrorAt when this step of p writes them:
+// with packed state, whose order MirrorAt follows (Param.Active).
+func mirrorOf(p *Param, st *paramState) ([]float32, []int32) {
+	if st.packed && p.MirrorAt != nil {
+		return p.Mirror, p.MirrorAt
+	}
+	return nil, nil
+}
+
 // mirrorActive stores w[idx[j]] at mirror[at[j]] for every j with at[j] >=
 // 0 (Param.Mirror); at is nil when there is no mirror.
 func mirrorActive(mirror []float32, at []int32, w []float32, idx []int32) {

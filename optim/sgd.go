@@ -105,9 +105,7 @@ func (o *SGD) Step(params []Param) error {
 			}
 		}
 		o.work = sgdWork{k: k, w: w, grad: grad, buf: buf, mask: mask}
-		if st.packed && p.MirrorAt != nil {
-			o.work.mirror, o.work.at = p.Mirror, p.MirrorAt
-		}
+		o.work.mirror, o.work.at = mirrorOf(p, st)
 		o.c.spans(p, st, &o.work)
 	}
 	o.c.end()

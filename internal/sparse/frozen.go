@@ -104,5 +104,5 @@ func (sparseKernel) freeze(p *Plan, f *Frozen, w, m []float32) {
 }
 
 func (sparseKernel) frozenForward(f *Frozen, xt, yt []float32, n int) error {
-	return sparseProduct(f.blocks, f.packed, f.vals, f.frozenBlock, xt, yt, n, f.out, false, nil)
+	return sparseProduct(f.blocks, f.packed, f.vals, f.frozenBlock, xt, yt, n, false, nil)
 }

@@ -58,7 +58,7 @@ func (p *Plan) ForwardIn(pr *Product, w, m, x []float32, batch int, lay Layout) 
 	} else if err := pr.toFeatureMajor(pr.xt, x, p.in); err != nil {
 		return nil, err
 	}
-	if err := sparseProduct(p.blocks, p.fwdIn, p.wp, p.liveBlocks(w, wm), pr.xcur, pr.yt, bp, p.out, false, nil); err != nil {
+	if err := sparseProduct(p.blocks, p.fwdIn, p.wp, p.liveBlocks(w, wm), pr.xcur, pr.yt, bp, false, nil); err != nil {
 		return nil, err
 	}
 	if lay.OutFM {

@@ -171,9 +171,6 @@ func (blockKernel) weightGrad(p *Plan, pr *Product, x, dy, m []float32, batch in
 // edge kernels, feature-major, and multiplies the blocks with BLAS.
 type sparseKernel struct{}
 
-// forward computes y = x·(W⊙M) on the sparse kernels — dense blocks with
-// BLAS from W⊙M, the other edges from w — whole for training, in chunks of
-// evalChunk samples otherwise.
 // prepareForward readies pr for a sparse forward product on the current
 // weights: the blocks' W⊙M (returned, nil without blocks) and the
 // scattered edges' weights packed in the order the kernel reads them.
@@ -187,6 +184,9 @@ func (p *Plan) prepareForward(pr *Product, w, m []float32) []float32 {
 	return wm
 }
 
+// forward computes y = x·(W⊙M) on the sparse kernels — dense blocks with
+// BLAS from W⊙M, the other edges from the packed weights — whole for
+// training, in chunks of evalChunk samples otherwise.
 func (sparseKernel) forward(p *Plan, pr *Product, w, m, x, y []float32, batch int) error {
 	wm := p.prepareForward(pr, w, m)
 	in, out := p.in, p.out
@@ -201,7 +201,7 @@ func (sparseKernel) forward(p *Plan, pr *Product, w, m, x, y []float32, batch in
 			return err
 		}
 		pr.xcur = pr.xt
-		if err := sparseProduct(p.blocks, p.fwdIn, p.wp, p.liveBlocks(w, wm), pr.xt, pr.yt, pr.bp, out, false, nil); err != nil {
+		if err := sparseProduct(p.blocks, p.fwdIn, p.wp, p.liveBlocks(w, wm), pr.xt, pr.yt, pr.bp, false, nil); err != nil {
 			return err
 		}
 		if err := kernels.Transpose(y[c0*out:(c0+n)*out], out, pr.yt, pr.bp, out, n); err != nil {
@@ -287,7 +287,7 @@ func (p *Plan) inputGradProduct(pr *Product, w, dyt []float32) error {
 	if pr.dwEdges != pr.fwd && pr.sparseGradReady(p) {
 		dot = &edgeDot{a: pr.xcur, out: pr.dw}
 	}
-	if err := sparseProduct(p.blocks, p.byIn, w, p.liveBlocks(w, pr.wm), dyt, pr.dxt, pr.bp, p.in, true, dot); err != nil {
+	if err := sparseProduct(p.blocks, p.byIn, w, p.liveBlocks(w, pr.wm), dyt, pr.dxt, pr.bp, true, dot); err != nil {
 		return err
 	}
 	if dot != nil {
@@ -352,10 +352,12 @@ func (pr *Product) gradT(dy []float32, out int) ([]float32, error) {
 // sparseProduct computes, feature-major with rows of bp values, the
 // product of (W⊙M)ᵀ with xt (forward: pat = byOut, one row of yt per
 // output) or, transposed, of W⊙M with xt (input gradient: pat = byIn, one
-// row of yt per input): the dense blocks through BLAS — block(k) returns
-// block k's top-left entry of W⊙M onwards and its row stride — then the
-// pattern's edges, whose offsets index vals. yt has rows rows.
-func sparseProduct(blocks [][4]int, pat *kernels.Pattern, vals []float32, block func(k int) ([]float32, int), xt, yt []float32, bp, rows int, transposed bool, dot *edgeDot) error {
+// row of yt per input): the pattern's edges, whose offsets index vals and
+// which write every row of yt, then the dense blocks through BLAS, added —
+// block(k) returns block k's top-left entry of W⊙M onwards and its row
+// stride. With dot, the edges' pass also computes dot's sampled products
+// (kernels.GatherDot).
+func sparseProduct(blocks [][4]int, pat *kernels.Pattern, vals []float32, block func(k int) ([]float32, int), xt, yt []float32, bp int, transposed bool, dot *edgeDot) error {
 	// The edges first, writing every row of yt (rows without edges get
 	// zeros), then the blocks add their products: no pass to clear yt.
 	var err error
